@@ -1,0 +1,311 @@
+//! Parsing and validating one ingest record into a [`NormalizedRecord`].
+//!
+//! Rules: known fields are type-checked and length-limited; unknown fields are kept in
+//! `metadata` (never fatal); `service`, `environment` and `team` fall back to the same keys in
+//! `metadata`, because that is where the seed's own example puts `service`.
+
+use crate::issue::IssueStatus;
+use crate::limits::*;
+use crate::severity::Severity;
+use crate::time_fmt::{format_rfc3339, parse_rfc3339};
+use crate::validation::FieldError;
+use serde_json::{Map, Value};
+
+/// A record that passed validation; every field is within its limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormalizedRecord {
+    pub source: String,
+    pub external_id: String,
+    pub title: String,
+    pub body: Option<String>,
+    /// `None` when the record did not say, so an update keeps the stored severity.
+    pub severity: Option<Severity>,
+    pub status: Option<IssueStatus>,
+    pub service: Option<String>,
+    pub environment: Option<String>,
+    pub team: Option<String>,
+    pub external_url: Option<String>,
+    pub source_created_at: Option<String>,
+    pub connector_id: Option<String>,
+    pub metadata: Map<String, Value>,
+}
+
+const KNOWN_FIELDS: &[&str] = &[
+    "source",
+    "external_id",
+    "title",
+    "body",
+    "severity",
+    "status",
+    "service",
+    "environment",
+    "team",
+    "external_url",
+    "source_created_at",
+    "connector_id",
+    "metadata",
+];
+
+/// Validates one record given as JSON. The first problem found is returned, naming its field.
+pub fn normalize_record(value: &Value) -> Result<NormalizedRecord, FieldError> {
+    let Value::Object(fields) = value else {
+        return Err(FieldError::new("record", "invalid_type", "each record must be a JSON object"));
+    };
+    let source = required_text(fields, "source", MAX_SOURCE_CHARS)?;
+    let external_id = required_text(fields, "external_id", MAX_EXTERNAL_ID_CHARS)?;
+    let title = required_text(fields, "title", MAX_TITLE_CHARS)?;
+    let body = optional_text(fields, "body", usize::MAX)?;
+    if let Some(body) = &body {
+        if body.len() > MAX_BODY_BYTES {
+            return Err(FieldError::too_long("body", MAX_BODY_BYTES, "bytes"));
+        }
+    }
+    let severity = match optional_scalar_text(fields, "severity")? {
+        None => None,
+        Some(word) => Some(Severity::from_word(&word).ok_or_else(|| {
+            FieldError::new(
+                "severity",
+                "invalid_value",
+                format!("severity `{word}` is not recognised; use p1–p5 or critical, high, error, medium, warning, low, info"),
+            )
+        })?),
+    };
+    let status = match optional_text(fields, "status", 16)? {
+        None => None,
+        Some(word) => Some(
+            IssueStatus::parse(&word)
+                .ok_or_else(|| FieldError::new("status", "invalid_value", "`status` must be `open` or `resolved`"))?,
+        ),
+    };
+    let external_url = optional_text(fields, "external_url", MAX_URL_CHARS)?;
+    if let Some(url) = &external_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(FieldError::new("external_url", "invalid_value", "`external_url` must be an http(s) URL"));
+        }
+    }
+    let source_created_at = match optional_text(fields, "source_created_at", 64)? {
+        None => None,
+        Some(text) => Some(format_rfc3339(parse_rfc3339(&text).ok_or_else(|| {
+            FieldError::new("source_created_at", "invalid_value", "`source_created_at` must be an RFC 3339 timestamp")
+        })?)),
+    };
+    let connector_id = optional_text(fields, "connector_id", 64)?;
+
+    let mut metadata = match fields.get("metadata") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map.clone(),
+        Some(_) => return Err(FieldError::wrong_type("metadata", "an object")),
+    };
+    for (name, value) in fields {
+        if !KNOWN_FIELDS.contains(&name.as_str()) {
+            metadata.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    check_metadata(&metadata)?;
+
+    let service =
+        optional_text(fields, "service", MAX_SHORT_FIELD_CHARS)?.or_else(|| metadata_text(&metadata, "service"));
+    let environment = optional_text(fields, "environment", MAX_SHORT_FIELD_CHARS)?
+        .or_else(|| metadata_text(&metadata, "environment"));
+    let team = optional_text(fields, "team", MAX_SHORT_FIELD_CHARS)?.or_else(|| metadata_text(&metadata, "team"));
+
+    Ok(NormalizedRecord {
+        source,
+        external_id,
+        title,
+        body,
+        severity,
+        status,
+        service,
+        environment,
+        team,
+        external_url,
+        source_created_at,
+        connector_id,
+        metadata,
+    })
+}
+
+fn required_text(fields: &Map<String, Value>, name: &str, max_chars: usize) -> Result<String, FieldError> {
+    optional_text(fields, name, max_chars)?.ok_or_else(|| FieldError::missing(name))
+}
+
+/// A string field: trimmed, non-empty when present, at most `max_chars` characters. JSON null is absent.
+fn optional_text(fields: &Map<String, Value>, name: &str, max_chars: usize) -> Result<Option<String>, FieldError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => {
+            let text = text.trim();
+            if text.is_empty() {
+                return Err(FieldError::empty(name));
+            }
+            if max_chars != usize::MAX && text.chars().count() > max_chars {
+                return Err(FieldError::too_long(name, max_chars, "characters"));
+            }
+            Ok(Some(text.to_string()))
+        }
+        Some(_) => Err(FieldError::wrong_type(name, "a string")),
+    }
+}
+
+/// Severity may arrive as a number (`1`) from tools that count levels.
+fn optional_scalar_text(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, FieldError> {
+    match fields.get(name) {
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        _ => optional_text(fields, name, 32),
+    }
+}
+
+fn metadata_text(metadata: &Map<String, Value>, name: &str) -> Option<String> {
+    metadata
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|text| !text.is_empty() && text.chars().count() <= MAX_SHORT_FIELD_CHARS)
+        .map(str::to_string)
+}
+
+fn check_metadata(metadata: &Map<String, Value>) -> Result<(), FieldError> {
+    let depth = 1 + metadata.values().map(depth_of).max().unwrap_or(0);
+    if depth > MAX_METADATA_DEPTH {
+        return Err(FieldError::new(
+            "metadata",
+            "too_deep",
+            format!("`metadata` is nested {depth} levels deep; the limit is {MAX_METADATA_DEPTH}"),
+        ));
+    }
+    let size = serde_json::to_vec(metadata).map(|bytes| bytes.len()).unwrap_or(usize::MAX);
+    if size > MAX_METADATA_BYTES {
+        return Err(FieldError::new(
+            "metadata",
+            "too_large",
+            format!("`metadata` (with unknown fields) is {size} bytes serialized; the limit is {MAX_METADATA_BYTES}"),
+        ));
+    }
+    Ok(())
+}
+
+fn depth_of(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => 1 + map.values().map(depth_of).max().unwrap_or(0),
+        Value::Array(items) => 1 + items.iter().map(depth_of).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn valid() -> Value {
+        json!({"source": "custom_api", "external_id": "deploy-1", "title": "Deploy failed: api"})
+    }
+
+    #[test]
+    fn the_seed_single_push_normalizes() {
+        let record = normalize_record(&json!({
+            "source": "custom_api",
+            "external_id": "deploy-42",
+            "title": "Deploy failed: payments",
+            "body": "exit code 1",
+            "severity": "p1",
+            "external_url": "https://deploys.example.com/42",
+            "metadata": {"service": "payments", "deploy_id": "42"}
+        }))
+        .unwrap();
+        assert_eq!(record.severity, Some(Severity::P1));
+        assert_eq!(record.service.as_deref(), Some("payments"), "service falls back to metadata");
+        assert_eq!(record.metadata["deploy_id"], "42");
+    }
+
+    #[test]
+    fn unknown_fields_land_in_metadata_without_overwriting_it() {
+        let mut value = valid();
+        value["region"] = json!("eu-west-1");
+        value["metadata"] = json!({"region": "kept"});
+        value["build"] = json!({"n": 7});
+        let record = normalize_record(&value).unwrap();
+        assert_eq!(record.metadata["region"], "kept");
+        assert_eq!(record.metadata["build"]["n"], 7);
+    }
+
+    #[test]
+    fn each_required_field_is_named_when_missing_empty_or_mistyped() {
+        for field in ["source", "external_id", "title"] {
+            let mut value = valid();
+            value.as_object_mut().unwrap().remove(field);
+            assert_eq!(normalize_record(&value).unwrap_err().field, field);
+            value[field] = json!("   ");
+            let err = normalize_record(&value).unwrap_err();
+            assert_eq!((err.field.as_str(), err.error), (field, "empty_field"));
+            value[field] = json!(12);
+            let err = normalize_record(&value).unwrap_err();
+            assert_eq!((err.field.as_str(), err.error), (field, "invalid_type"));
+        }
+    }
+
+    #[test]
+    fn limits_are_enforced_at_their_edges() {
+        let mut value = valid();
+        value["title"] = json!("é".repeat(MAX_TITLE_CHARS));
+        assert!(normalize_record(&value).is_ok(), "limit counts characters, not bytes");
+        value["title"] = json!("t".repeat(MAX_TITLE_CHARS + 1));
+        assert_eq!(normalize_record(&value).unwrap_err().error, "too_long");
+
+        let mut value = valid();
+        value["external_id"] = json!("x".repeat(MAX_EXTERNAL_ID_CHARS + 1));
+        assert_eq!(normalize_record(&value).unwrap_err().field, "external_id");
+
+        let mut value = valid();
+        value["body"] = json!("b".repeat(MAX_BODY_BYTES + 1));
+        assert_eq!(normalize_record(&value).unwrap_err().field, "body");
+    }
+
+    #[test]
+    fn metadata_depth_and_size_are_limited() {
+        let mut deep = json!("leaf");
+        for _ in 0..=MAX_METADATA_DEPTH {
+            deep = json!({ "k": deep });
+        }
+        let mut value = valid();
+        value["metadata"] = deep.clone();
+        let err = normalize_record(&value).unwrap_err();
+        assert_eq!((err.field.as_str(), err.error), ("metadata", "too_deep"));
+        value["metadata"] = deep["k"].clone();
+        assert!(normalize_record(&value).is_ok(), "exactly the limit is accepted");
+
+        let mut value = valid();
+        value["metadata"] = json!({"blob": "x".repeat(MAX_METADATA_BYTES)});
+        assert_eq!(normalize_record(&value).unwrap_err().error, "too_large");
+        let mut value = valid();
+        value["unknown_blob"] = json!("x".repeat(MAX_METADATA_BYTES));
+        assert_eq!(normalize_record(&value).unwrap_err().error, "too_large", "unknown fields count too");
+    }
+
+    #[test]
+    fn severity_status_time_and_url_are_checked() {
+        let mut value = valid();
+        value["severity"] = json!("purple");
+        assert_eq!(normalize_record(&value).unwrap_err().field, "severity");
+        value["severity"] = json!(2);
+        assert_eq!(normalize_record(&value).unwrap().severity, Some(Severity::P2));
+        value["status"] = json!("closed");
+        assert_eq!(normalize_record(&value).unwrap_err().field, "status");
+        value["status"] = json!("resolved");
+        value["source_created_at"] = json!("2026-01-01T10:00:00+01:00");
+        let record = normalize_record(&value).unwrap();
+        assert_eq!(record.source_created_at.as_deref(), Some("2026-01-01T09:00:00.000Z"));
+        value["source_created_at"] = json!("last tuesday");
+        assert_eq!(normalize_record(&value).unwrap_err().field, "source_created_at");
+        let mut value = valid();
+        value["external_url"] = json!("javascript:alert(1)");
+        assert_eq!(normalize_record(&value).unwrap_err().field, "external_url");
+    }
+
+    #[test]
+    fn non_objects_are_rejected() {
+        assert_eq!(normalize_record(&json!([1])).unwrap_err().field, "record");
+        assert_eq!(normalize_record(&json!("x")).unwrap_err().error, "invalid_type");
+    }
+}

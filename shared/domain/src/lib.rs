@@ -1,0 +1,22 @@
+//! The Causeloop domain: everything that can be decided without I/O.
+//!
+//! Architecture invariant: this crate performs no I/O, reads no clock and draws no randomness.
+//! Callers pass `now` and random bytes in, so every rule here is deterministic and tested directly.
+
+pub mod events;
+pub mod ids;
+pub mod ingest;
+pub mod issue;
+pub mod keys;
+pub mod limits;
+pub mod scope;
+pub mod severity;
+pub mod signature;
+pub mod time_fmt;
+pub mod validation;
+
+pub use ids::{IssueId, JobId, KeyId, WorkspaceId};
+pub use issue::{Issue, IssueStatus};
+pub use scope::{Scope, ScopeSet};
+pub use severity::Severity;
+pub use validation::{FieldError, Problem};

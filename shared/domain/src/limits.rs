@@ -1,0 +1,17 @@
+//! Request limits (DESIGN.md §6). Each one is named in the 4xx that enforces it.
+
+/// Largest body accepted by single-record routes.
+pub const MAX_SINGLE_BODY_BYTES: usize = 1024 * 1024;
+/// Largest body accepted by the batch route.
+pub const MAX_BATCH_BODY_BYTES: usize = 6 * 1000 * 1000;
+pub const MAX_BATCH_RECORDS: usize = 500;
+pub const MAX_TITLE_CHARS: usize = 1_000;
+pub const MAX_EXTERNAL_ID_CHARS: usize = 256;
+pub const MAX_SOURCE_CHARS: usize = 64;
+pub const MAX_SHORT_FIELD_CHARS: usize = 256;
+pub const MAX_URL_CHARS: usize = 2_048;
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+pub const MAX_METADATA_DEPTH: usize = 10;
+pub const DEFAULT_PAGE_LIMIT: usize = 50;
+pub const MAX_PAGE_LIMIT: usize = 200;

@@ -1,0 +1,34 @@
+//! Storage for Causeloop, behind two narrow ports.
+//!
+//! * [`table::Table`] — a single-table key-value store with conditional writes, transactions,
+//!   one global secondary index, TTL and cursor pagination. It is exactly as much of DynamoDB as
+//!   the product uses, so both adapters ([`dynamo`] and [`sqlite`]) implement it faithfully.
+//! * [`queue::Queue`] — send, receive, delete and change visibility, as SQS does; FIFO queues keep
+//!   one ordered message group per workspace.
+//!
+//! The repositories in [`repo`] are written once against the ports; no adapter knows about
+//! Issues, keys or jobs. Architecture invariant: nothing outside this crate names an AWS or SQLite type.
+
+pub mod queue;
+pub mod repo;
+pub mod schema;
+pub mod table;
+
+#[cfg(feature = "aws")]
+pub mod dynamo;
+#[cfg(feature = "embedded")]
+pub mod sqlite;
+#[cfg(feature = "aws")]
+pub mod sqs;
+
+pub use queue::{OutMessage, Queue, QueueName, Received};
+pub use repo::Store;
+pub use table::{Condition, Cursor, Index, Item, Page, Query, SkRange, StoreError, Table, Write};
+
+/// Seconds since the Unix epoch, the unit of the TTL attribute.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,78 @@
+//! The queue port: SQS's send / receive / delete / change-visibility, nothing more.
+
+use crate::table::StoreError;
+use async_trait::async_trait;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueueName {
+    /// FIFO; message group = workspace, so one workspace's Issues cluster in order.
+    Cluster,
+    /// Standard queue with a DLQ; outbound webhook deliveries.
+    Delivery,
+}
+
+impl QueueName {
+    pub const ALL: [QueueName; 2] = [QueueName::Cluster, QueueName::Delivery];
+
+    pub fn is_fifo(self) -> bool {
+        matches!(self, QueueName::Cluster)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueName::Cluster => "cluster",
+            QueueName::Delivery => "delivery",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutMessage {
+    pub body: String,
+    /// FIFO message group (required on FIFO queues).
+    pub group: Option<String>,
+    /// FIFO deduplication id: a repeat within five minutes is dropped.
+    pub dedup_id: Option<String>,
+    /// Standard queues only; at most 900 seconds.
+    pub delay_seconds: u32,
+}
+
+impl OutMessage {
+    pub fn fifo(body: String, group: impl Into<String>, dedup_id: impl Into<String>) -> Self {
+        Self { body, group: Some(group.into()), dedup_id: Some(dedup_id.into()), delay_seconds: 0 }
+    }
+
+    pub fn standard(body: String) -> Self {
+        Self { body, group: None, dedup_id: None, delay_seconds: 0 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub message_id: String,
+    pub receipt: String,
+    pub body: String,
+    /// 1 on first delivery; grows with each redelivery.
+    pub receive_count: u32,
+}
+
+/// SQS's batch size limit for send and receive.
+pub const MAX_BATCH: usize = 10;
+
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Sends all messages (in batches of ten); fails if any message was not accepted.
+    async fn send_batch(&self, queue: QueueName, messages: Vec<OutMessage>) -> Result<(), StoreError>;
+    /// Up to `max` visible messages, hidden for `visibility_seconds` unless deleted.
+    async fn receive(&self, queue: QueueName, max: usize, visibility_seconds: u32)
+        -> Result<Vec<Received>, StoreError>;
+    async fn delete(&self, queue: QueueName, receipt: &str) -> Result<(), StoreError>;
+    async fn change_visibility(
+        &self,
+        queue: QueueName,
+        receipt: &str,
+        visibility_seconds: u32,
+    ) -> Result<(), StoreError>;
+    /// Messages currently in the queue's dead-letter queue (for tests, health and alarms).
+    async fn dead_letter_count(&self, queue: QueueName) -> Result<usize, StoreError>;
+}
