@@ -1,0 +1,92 @@
+//! `causeloop serve`: every route family and worker in one process, on the embedded store.
+
+use anyhow::Context;
+use causeloop_api::provisioning::create_key;
+use causeloop_api::workers::{self, cluster};
+use causeloop_domain::ScopeSet;
+use causeloop_http::{AppState, Settings};
+use causeloop_storage::sqlite::SqliteStore;
+use causeloop_storage::QueueName;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub const DATABASE_FILE: &str = "causeloop.db";
+pub const CREDENTIALS_FILE: &str = "credentials.json";
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    #[arg(long, default_value = ".causeloop")]
+    data_dir: PathBuf,
+    /// Allow outbound webhooks to http:// and private addresses (local development only).
+    #[arg(long)]
+    allow_private_targets: bool,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    causeloop_http::telemetry::init();
+    crate::create_private_dir(&args.data_dir)
+        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+    let sqlite = SqliteStore::open(&args.data_dir.join(DATABASE_FILE))?;
+    let state = AppState::new(
+        Arc::new(sqlite.clone()),
+        Arc::new(sqlite),
+        Settings { allow_private_targets: args.allow_private_targets },
+    );
+    bootstrap(&state, &args.data_dir).await?;
+
+    let worker_state = state.clone();
+    tokio::spawn(workers::poll_queue(state.queue.clone(), QueueName::Cluster, move |batch| {
+        let state = worker_state.clone();
+        async move { cluster::handle_batch(&state, batch).await }
+    }));
+
+    let listener =
+        tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
+    let bound = listener.local_addr()?;
+    // The one line tools wait for; it goes to stdout so scripts can read the address.
+    println!("causeloop listening on http://{bound}");
+    let app = causeloop_http::app(causeloop_api::all_routes(), state);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// On a first start with an empty store, creates a workspace and an all-scope key, prints
+/// them once and writes them to `<data-dir>/credentials.json` (mode 0600).
+async fn bootstrap(state: &AppState, data_dir: &Path) -> anyhow::Result<()> {
+    if !state.store.workspaces().await?.is_empty() {
+        return Ok(());
+    }
+    let created = create_key(&state.store, "default", ScopeSet::all()).await?;
+    let json = serde_json::to_string_pretty(&created)?;
+    let path = data_dir.join(CREDENTIALS_FILE);
+    write_private(&path, json.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("created workspace {} with an all-scope key (saved to {}):\n{json}", created.workspace_id, path.display());
+    Ok(())
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

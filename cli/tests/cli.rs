@@ -1,0 +1,160 @@
+//! The `causeloop` binary as a user runs it: keys on the embedded store, the first start of
+//! `serve`, durability across restarts, revocation, and no plaintext key in the store.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_causeloop");
+
+fn causeloop(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(BIN).args(args).output().expect("run causeloop");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into(),
+        String::from_utf8_lossy(&output.stderr).into(),
+    )
+}
+
+fn keys_create(data_dir: &Path, slug: &str, scopes: Option<&str>) -> Value {
+    let dir = data_dir.to_str().unwrap();
+    let mut args = vec!["keys", "create", "--workspace", slug, "--data-dir", dir];
+    if let Some(scopes) = scopes {
+        args.extend(["--scopes", scopes]);
+    }
+    let (ok, stdout, stderr) = causeloop(&args);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "exactly one JSON object on stdout: {stdout}");
+    serde_json::from_str(&stdout).expect("stdout is JSON")
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    printed: Vec<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data_dir: &Path) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir", data_dir.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let mut printed = Vec::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(address) = line.strip_prefix("causeloop listening on ") {
+            break address.to_string();
+        }
+        printed.push(line);
+    };
+    Server { child, base, printed }
+}
+
+#[test]
+fn keys_create_gives_one_workspace_per_slug_and_rejects_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = keys_create(dir.path(), "acme", None);
+    let second = keys_create(dir.path(), "acme", Some("ingest:write,issues:read"));
+    assert_eq!(first["workspace_id"], second["workspace_id"]);
+    assert_ne!(first["key_id"], second["key_id"]);
+    assert!(first["key"].as_str().unwrap().starts_with("clk_"));
+    assert!(first["webhook_secret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(second["scopes"], serde_json::json!(["ingest:write", "issues:read"]));
+    assert_eq!(first["scopes"].as_array().unwrap().len(), 7);
+
+    let dir_arg = dir.path().to_str().unwrap();
+    assert!(
+        !causeloop(&["keys", "create", "--workspace", "acme", "--scopes", "issues:delete", "--data-dir", dir_arg]).0
+    );
+    assert!(!causeloop(&["keys", "create", "--workspace", "Bad Slug!", "--data-dir", dir_arg]).0);
+
+    let (ok, listed, _) = causeloop(&["keys", "list", "--workspace", "acme", "--data-dir", dir_arg]);
+    assert!(ok);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    assert!(!listed.to_string().contains(first["key"].as_str().unwrap()), "listings never show a key");
+}
+
+#[test]
+fn serve_bootstraps_once_persists_and_honours_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (key, issue_id);
+    {
+        let server = serve(&data);
+        assert!(server.printed.iter().any(|line| line.contains("created workspace")), "{:?}", server.printed);
+        let credentials_path = data.join("credentials.json");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&credentials_path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+            assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+        }
+        let credentials: Value = serde_json::from_str(&std::fs::read_to_string(credentials_path).unwrap()).unwrap();
+        key = credentials["key"].as_str().unwrap().to_string();
+        let client = reqwest::blocking_client();
+        let response = client
+            .post(format!("{}/v1/ingest/events", server.base))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({"source": "cli", "external_id": "e-1", "title": "kept across restarts"}))
+            .send()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 202);
+        issue_id = response.json::<Value>().unwrap()["issue_id"].as_str().unwrap().to_string();
+    }
+
+    // Second start: no new workspace, the Issue is still there.
+    let server = serve(&data);
+    assert!(!server.printed.iter().any(|line| line.contains("created workspace")));
+    let client = reqwest::blocking_client();
+    let issue = client.get(format!("{}/v1/issues/{issue_id}", server.base)).bearer_auth(&key).send().unwrap();
+    assert_eq!(issue.status().as_u16(), 200);
+
+    // A second key, created while the server runs, then revoked: 401 from then on.
+    let reader = keys_create(&data, "default", Some("issues:read"));
+    let reader_key = reader["key"].as_str().unwrap();
+    let as_reader =
+        || client.get(format!("{}/v1/issues", server.base)).bearer_auth(reader_key).send().unwrap().status().as_u16();
+    assert_eq!(as_reader(), 200);
+    let (ok, _, stderr) =
+        causeloop(&["keys", "revoke", reader["key_id"].as_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert_eq!(as_reader(), 401);
+
+    // Nothing in the store holds a key or webhook secret in clear.
+    let secrets = [key.as_str(), reader_key, reader["webhook_secret"].as_str().unwrap()];
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() == "credentials.json" {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for secret in secrets {
+            let body = secret.split_once('_').unwrap().1;
+            assert!(
+                !bytes.windows(body.len()).any(|window| window == body.as_bytes()),
+                "{} holds a secret",
+                path.display()
+            );
+        }
+    }
+}
+
+mod reqwest {
+    pub use ::reqwest::*;
+    pub fn blocking_client() -> blocking::Client {
+        blocking::Client::new()
+    }
+}

@@ -1,0 +1,32 @@
+//! The cluster worker on Lambda: an SQS event in, a partial batch failure response out.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use causeloop_api::workers::{cluster, WorkMessage};
+use lambda_runtime::{service_fn, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    causeloop_http::telemetry::init();
+    let state = causeloop_http::aws::state_from_env().await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let state = state.clone();
+        async move { Ok::<_, lambda_runtime::Error>(handle(&state, event.payload).await) }
+    }))
+    .await
+}
+
+async fn handle(state: &causeloop_http::AppState, event: SqsEvent) -> SqsBatchResponse {
+    let messages = event
+        .records
+        .into_iter()
+        .map(|record| WorkMessage {
+            id: record.message_id.unwrap_or_default(),
+            body: record.body.unwrap_or_default(),
+            receive_count: record.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1),
+        })
+        .collect();
+    let failed = cluster::handle_batch(state, messages).await;
+    SqsBatchResponse {
+        batch_item_failures: failed.into_iter().map(|id| BatchItemFailure { item_identifier: id }).collect(),
+    }
+}

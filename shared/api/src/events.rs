@@ -1,0 +1,41 @@
+//! Emitting outbound events: an envelope onto the delivery queue, where the deliver worker fans
+//! it out to subscribed endpoints.
+
+use causeloop_domain::events::{EventEnvelope, EventType};
+use causeloop_domain::ids::{derived_body, EventId};
+use causeloop_domain::WorkspaceId;
+use causeloop_storage::{OutMessage, Queue, QueueName, StoreError};
+use serde_json::Value;
+
+/// An event whose id derives from what caused it, so re-emitting after a crash yields the same
+/// event and the deliver worker can deliver it once per endpoint.
+pub fn envelope(
+    event_type: EventType,
+    workspace: &WorkspaceId,
+    cause: &str,
+    connector_id: Option<String>,
+    data: Value,
+    now: &str,
+) -> EventEnvelope {
+    let type_name =
+        serde_json::to_value(event_type).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    EventEnvelope {
+        id: EventId::from_body(derived_body("causeloop/event/v1", &[workspace.as_str(), &type_name, cause])),
+        event_type,
+        created_at: now.to_string(),
+        workspace_id: workspace.clone(),
+        connector_id,
+        data,
+    }
+}
+
+pub async fn emit(queue: &dyn Queue, events: Vec<EventEnvelope>) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let messages = events
+        .iter()
+        .map(|event| OutMessage::standard(serde_json::to_string(event).expect("envelope serializes")))
+        .collect();
+    queue.send_batch(QueueName::Delivery, messages).await
+}

@@ -1,0 +1,283 @@
+//! The `ingest` family: `POST /v1/ingest/events`, `POST /v1/ingest/batch`,
+//! `GET /v1/ingest/status/{job_id}` (scope `ingest:write`).
+//!
+//! Idempotency: the Issue id derives from workspace + source + external id, so no retry can
+//! create a second Issue. Each delivery of a record also has an ingest-event id — random, or
+//! derived from an `Idempotency-Key` header — and an Issue remembers the events it applied, so
+//! a request retried with the same key (even a batch that crashed half way) changes nothing twice.
+
+use crate::events::{emit, envelope};
+use crate::messages::ClusterRequest;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use causeloop_domain::events::EventType;
+use causeloop_domain::ids::derived_body;
+use causeloop_domain::ingest::{normalize_record, NormalizedRecord};
+use causeloop_domain::issue::{Applied, Issue};
+use causeloop_domain::limits::{MAX_BATCH_BODY_BYTES, MAX_BATCH_RECORDS, MAX_SINGLE_BODY_BYTES};
+use causeloop_domain::{IssueId, JobId, Scope, WorkspaceId};
+use causeloop_http::body::json_object;
+use causeloop_http::{now_millis, now_rfc3339, ApiError, AppState, Principal};
+use causeloop_storage::repo::{Job, RejectedRecord};
+use causeloop_storage::{Store, StoreError};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Optimistic-concurrency attempts before a contended Issue write gives up (and the request or
+/// message is retried by its sender).
+const WRITE_ATTEMPTS: usize = 8;
+/// Issues written concurrently by one batch.
+const BATCH_CONCURRENCY: usize = 16;
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// Every route of the family, as (method, path); `openapi.yaml` is checked against these.
+pub const ROUTES: &[(&str, &str)] =
+    &[("POST", "/v1/ingest/events"), ("POST", "/v1/ingest/batch"), ("GET", "/v1/ingest/status/{job_id}")];
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/ingest/events", post(ingest_event))
+        .route("/v1/ingest/batch", post(ingest_batch))
+        .route("/v1/ingest/status/{job_id}", get(job_status))
+}
+
+/// The caller's idempotency key, bounded and scoped to the workspace.
+fn idempotency_key(headers: &HeaderMap, workspace: &WorkspaceId) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    let text =
+        value.to_str().ok().map(str::trim).filter(|text| !text.is_empty() && text.len() <= 255).ok_or_else(|| {
+            ApiError::bad_request("invalid_idempotency_key", "`Idempotency-Key` must be 1–255 visible ASCII characters")
+                .with("field", "Idempotency-Key")
+        })?;
+    Ok(Some(derived_body("causeloop/idempotency/v1", &[workspace.as_str(), text])))
+}
+
+fn random_suffix() -> [u8; 10] {
+    rand::random()
+}
+
+/// Applies one record to its Issue with optimistic concurrency; returns the stored Issue.
+pub async fn upsert_issue(
+    store: &Store,
+    workspace: &WorkspaceId,
+    record: &NormalizedRecord,
+    ingest_event: &str,
+    now: &str,
+) -> Result<(Issue, Applied), StoreError> {
+    let id = IssueId::derive(workspace, &record.source, &record.external_id);
+    for _ in 0..WRITE_ATTEMPTS {
+        let existing = store.issue(workspace, &id).await?;
+        let read_version = existing.as_ref().map(|v| v.version);
+        let (issue, applied) = Issue::apply(existing.map(|v| v.value), workspace, record, ingest_event, now);
+        if !applied.changed() {
+            return Ok((issue, applied));
+        }
+        match store.save_issue(&issue, read_version).await {
+            Ok(_) => return Ok((issue, applied)),
+            Err(StoreError::ConditionFailed) => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(StoreError::Throttled)
+}
+
+async fn ingest_event(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Scope::IngestWrite)?;
+    let workspace = &principal.workspace_id;
+    let record = normalize_record(&Value::Object(json_object(&headers, &body, MAX_SINGLE_BODY_BYTES)?))
+        .map_err(ApiError::field)?;
+    let ingest_event = match idempotency_key(&headers, workspace)? {
+        Some(key) => format!("idem:{key}"),
+        None => format!("evt:{:032x}", rand::random::<u128>()),
+    };
+    let now = now_rfc3339();
+    let (issue, applied) = upsert_issue(&state.store, workspace, &record, &ingest_event, &now).await?;
+
+    // Sent on replays too: if an earlier attempt crashed after the write, this completes it;
+    // the FIFO dedup id and the derived event id make a repeat harmless.
+    let cluster = ClusterRequest { workspace_id: workspace.clone(), issue_id: issue.id.clone(), job_id: None };
+    state.queue.send_batch(causeloop_storage::QueueName::Cluster, vec![cluster.to_message(&ingest_event)]).await?;
+    let event = envelope(
+        EventType::IssueIngested,
+        workspace,
+        &ingest_event,
+        issue.connector_id.clone(),
+        json!({"issue": issue.to_api(), "status": applied.answer()}),
+        &now,
+    );
+    emit(state.queue.as_ref(), vec![event]).await?;
+
+    let mut answer = json!({"issue_id": issue.id, "status": applied.answer()});
+    if let Some(pattern) = &issue.pattern_id {
+        answer["pattern_id"] = json!(pattern);
+    }
+    Ok((StatusCode::ACCEPTED, Json(answer)))
+}
+
+async fn ingest_batch(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Scope::IngestWrite)?;
+    let workspace = principal.workspace_id.clone();
+    let object = json_object(&headers, &body, MAX_BATCH_BODY_BYTES)?;
+    let records = match object.get("records") {
+        None => return Err(ApiError::field(causeloop_domain::FieldError::missing("records"))),
+        Some(Value::Array(records)) => records,
+        Some(_) => return Err(ApiError::field(causeloop_domain::FieldError::wrong_type("records", "an array"))),
+    };
+    if records.is_empty() {
+        return Err(
+            ApiError::bad_request("empty_batch", "`records` must hold at least one record").with("field", "records")
+        );
+    }
+    if records.len() > MAX_BATCH_RECORDS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_records",
+            format!("a batch holds at most {MAX_BATCH_RECORDS} records; this one has {}", records.len()),
+        )
+        .with("field", "records")
+        .with("limit", MAX_BATCH_RECORDS));
+    }
+
+    let job_id = match idempotency_key(&headers, &workspace)? {
+        Some(key) => JobId::from_body(key),
+        None => JobId::random(now_millis(), random_suffix()),
+    };
+    let mut accepted: Vec<(usize, NormalizedRecord)> = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, value) in records.iter().enumerate() {
+        match normalize_record(value) {
+            Ok(record) => accepted.push((index, record)),
+            Err(error) => rejected.push(RejectedRecord {
+                index,
+                external_id: value.get("external_id").and_then(Value::as_str).map(str::to_string),
+                error: error.error.to_string(),
+                message: error.message,
+            }),
+        }
+    }
+
+    let now = now_rfc3339();
+    let outcomes = apply_batch(&state.store, &workspace, &job_id, &accepted, &now).await?;
+    let created = outcomes.values().filter(|created| **created).count();
+    let record_issue_ids: Vec<IssueId> =
+        accepted.iter().map(|(_, record)| IssueId::derive(&workspace, &record.source, &record.external_id)).collect();
+
+    let mut distinct: Vec<&IssueId> = record_issue_ids.iter().collect();
+    distinct.sort();
+    distinct.dedup();
+    let cluster_messages = distinct
+        .into_iter()
+        .map(|issue_id| {
+            ClusterRequest { workspace_id: workspace.clone(), issue_id: issue_id.clone(), job_id: Some(job_id.clone()) }
+                .to_message(job_id.as_str())
+        })
+        .collect::<Vec<_>>();
+    let job = Job {
+        id: job_id.clone(),
+        workspace_id: workspace.clone(),
+        accepted: accepted.len(),
+        rejected: rejected.clone(),
+        created,
+        updated: accepted.len() - created,
+        record_issue_ids,
+        created_at: now.clone(),
+    };
+    // The job is stored before its records are queued, so a worker never races a missing job.
+    state.store.put_job(&job).await?;
+    state.queue.send_batch(causeloop_storage::QueueName::Cluster, cluster_messages).await?;
+    let event = envelope(
+        EventType::IssueBatchIngested,
+        &workspace,
+        job_id.as_str(),
+        None,
+        json!({"job_id": job_id, "accepted": job.accepted, "rejected": rejected.len(), "created": job.created, "updated": job.updated}),
+        &now,
+    );
+    emit(state.queue.as_ref(), vec![event]).await?;
+
+    Ok((StatusCode::ACCEPTED, Json(json!({"job_id": job_id, "accepted": job.accepted, "rejected": rejected}))))
+}
+
+/// Applies the accepted records: records of the same Issue in order, different Issues
+/// concurrently. Returns, per record index, whether it created its Issue.
+async fn apply_batch(
+    store: &Store,
+    workspace: &WorkspaceId,
+    job_id: &JobId,
+    accepted: &[(usize, NormalizedRecord)],
+    now: &str,
+) -> Result<BTreeMap<usize, bool>, ApiError> {
+    let mut by_issue: BTreeMap<IssueId, Vec<(usize, NormalizedRecord)>> = BTreeMap::new();
+    for (index, record) in accepted {
+        by_issue
+            .entry(IssueId::derive(workspace, &record.source, &record.external_id))
+            .or_default()
+            .push((*index, record.clone()));
+    }
+    let permits = Arc::new(tokio::sync::Semaphore::new(BATCH_CONCURRENCY));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (_, records) in by_issue {
+        let (store, workspace, job_id, now, permits) =
+            (store.clone(), workspace.clone(), job_id.clone(), now.to_string(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("semaphore is never closed");
+            let mut outcomes = Vec::new();
+            for (index, record) in records {
+                let ingest_event = format!("{job_id}#{index}");
+                let (_, applied) = upsert_issue(&store, &workspace, &record, &ingest_event, &now).await?;
+                outcomes.push((index, applied.answer() == "created"));
+            }
+            Ok::<_, StoreError>(outcomes)
+        });
+    }
+    let mut outcomes = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let done = joined.map_err(|err| {
+            tracing::error!(error = %err, "batch task panicked");
+            ApiError::internal()
+        })??;
+        outcomes.extend(done);
+    }
+    Ok(outcomes)
+}
+
+async fn job_status(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(job_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Scope::IngestWrite)?;
+    let workspace = &principal.workspace_id;
+    let job_id = JobId::parse(&job_id).ok_or_else(|| ApiError::not_found("job"))?;
+    let job = state.store.job(workspace, &job_id).await?.ok_or_else(|| ApiError::not_found("job"))?;
+    let clustered_issues = state.store.clustered_issues(workspace, &job_id).await?;
+    let clustered = job.record_issue_ids.iter().filter(|id| clustered_issues.contains(id.as_str())).count();
+    Ok(Json(json!({
+        "job_id": job.id,
+        "status": if clustered == job.accepted { "completed" } else { "processing" },
+        "accepted": job.accepted,
+        "rejected": job.rejected.len(),
+        "created": job.created,
+        "updated": job.updated,
+        "clustered": clustered,
+        "errors": job.rejected,
+        "created_at": job.created_at,
+    })))
+}

@@ -1,0 +1,181 @@
+//! The `issues` family: `GET /v1/issues`, `GET /v1/issues/{id}`, `PATCH /v1/issues/{id}`
+//! (scopes `issues:read` / `issues:write`).
+
+use crate::events::{emit, envelope};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use bytes::Bytes;
+use causeloop_domain::events::EventType;
+use causeloop_domain::issue::Issue;
+use causeloop_domain::limits::MAX_SINGLE_BODY_BYTES;
+use causeloop_domain::time_fmt::{format_rfc3339, parse_rfc3339};
+use causeloop_domain::{FieldError, IssueId, IssueStatus, Scope, Severity};
+use causeloop_http::body::json_object;
+use causeloop_http::pagination::{page_body, page_cursor, page_limit};
+use causeloop_http::{now_rfc3339, ApiError, AppState, Principal};
+use causeloop_storage::repo::IssueFilter;
+use causeloop_storage::StoreError;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+const MAX_RESOLUTION_TEXT: usize = 4_000;
+
+/// Every route of the family, as (method, path); `openapi.yaml` is checked against these.
+pub const ROUTES: &[(&str, &str)] = &[("GET", "/v1/issues"), ("GET", "/v1/issues/{id}"), ("PATCH", "/v1/issues/{id}")];
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/issues", get(list_issues)).route("/v1/issues/{id}", get(get_issue).patch(patch_issue))
+}
+
+fn invalid_param(name: &str, expected: &str) -> ApiError {
+    ApiError::bad_request("invalid_parameter", format!("query parameter `{name}` must be {expected}"))
+        .with("field", name)
+}
+
+fn issue_filter(params: &HashMap<String, String>) -> Result<IssueFilter, ApiError> {
+    let text = |name: &str| params.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    Ok(IssueFilter {
+        status: text("status")
+            .map(|v| IssueStatus::parse(&v).ok_or_else(|| invalid_param("status", "`open` or `resolved`")))
+            .transpose()?,
+        severity: text("severity")
+            .map(|v| Severity::from_word(&v).ok_or_else(|| invalid_param("severity", "p1–p5 or a severity word")))
+            .transpose()?,
+        source: text("source"),
+        service: text("service"),
+        pattern_id: text("pattern_id"),
+        since: text("since")
+            .map(|v| {
+                parse_rfc3339(&v).map(format_rfc3339).ok_or_else(|| invalid_param("since", "an RFC 3339 timestamp"))
+            })
+            .transpose()?,
+    })
+}
+
+async fn list_issues(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Scope::IssuesRead)?;
+    let filter = issue_filter(&params)?;
+    let limit = page_limit(params.get("limit").map(String::as_str))?;
+    let cursor = page_cursor(params.get("cursor").map(String::as_str));
+    let (issues, next) = state.store.list_issues(&principal.workspace_id, &filter, limit, cursor).await?;
+    Ok(Json(page_body(issues.iter().map(Issue::to_api).collect(), next)))
+}
+
+async fn get_issue(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Scope::IssuesRead)?;
+    let id = IssueId::parse(&id).ok_or_else(|| ApiError::not_found("issue"))?;
+    let issue = state.store.issue(&principal.workspace_id, &id).await?.ok_or_else(|| ApiError::not_found("issue"))?;
+    Ok(Json(issue.value.to_api()))
+}
+
+/// The accepted PATCH body: `status` and/or `resolution: {fix, note}`. A resolution without a
+/// status resolves the Issue, since a fix is only recorded for a resolved Issue.
+struct IssuePatch {
+    status: Option<IssueStatus>,
+    fix: Option<String>,
+    note: Option<String>,
+    has_resolution: bool,
+}
+
+fn resolution_text(resolution: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
+    let field = format!("resolution.{name}");
+    match resolution.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.chars().count() > MAX_RESOLUTION_TEXT => {
+            Err(ApiError::field(FieldError::too_long(&field, MAX_RESOLUTION_TEXT, "characters")))
+        }
+        Some(Value::String(text)) => Ok(Some(text.trim().to_string()).filter(|t| !t.is_empty())),
+        Some(_) => Err(ApiError::field(FieldError::wrong_type(&field, "a string"))),
+    }
+}
+
+fn parse_patch(body: &Map<String, Value>) -> Result<IssuePatch, ApiError> {
+    if let Some(unknown) = body.keys().find(|key| !matches!(key.as_str(), "status" | "resolution")) {
+        return Err(ApiError::field(FieldError::new(
+            unknown.clone(),
+            "unknown_field",
+            format!("`{unknown}` cannot be changed; send `status` and/or `resolution`"),
+        )));
+    }
+    let status = match body.get("status") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(word)) => Some(IssueStatus::parse(word).ok_or_else(|| {
+            ApiError::field(FieldError::new("status", "invalid_value", "`status` must be `open` or `resolved`"))
+        })?),
+        Some(_) => return Err(ApiError::field(FieldError::wrong_type("status", "a string"))),
+    };
+    let (fix, note, has_resolution) = match body.get("resolution") {
+        None | Some(Value::Null) => (None, None, false),
+        Some(Value::Object(resolution)) => {
+            (resolution_text(resolution, "fix")?, resolution_text(resolution, "note")?, true)
+        }
+        Some(_) => return Err(ApiError::field(FieldError::wrong_type("resolution", "an object"))),
+    };
+    if status.is_none() && !has_resolution {
+        return Err(ApiError::bad_request("empty_patch", "send `status` and/or `resolution`"));
+    }
+    if status == Some(IssueStatus::Open) && has_resolution {
+        return Err(ApiError::field(FieldError::new(
+            "resolution",
+            "invalid_value",
+            "a resolution can only be recorded when resolving",
+        )));
+    }
+    Ok(IssuePatch { status, fix, note, has_resolution })
+}
+
+async fn patch_issue(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Scope::IssuesWrite)?;
+    let workspace = &principal.workspace_id;
+    let id = IssueId::parse(&id).ok_or_else(|| ApiError::not_found("issue"))?;
+    let patch = parse_patch(&json_object(&headers, &body, MAX_SINGLE_BODY_BYTES)?)?;
+    let now = now_rfc3339();
+    for _ in 0..8 {
+        let stored = state.store.issue(workspace, &id).await?.ok_or_else(|| ApiError::not_found("issue"))?;
+        let mut issue = stored.value;
+        let was = issue.status;
+        let resolving = patch.status == Some(IssueStatus::Resolved) || (patch.status.is_none() && patch.has_resolution);
+        if resolving {
+            issue.resolve(patch.fix.clone(), patch.note.clone(), &now);
+        } else {
+            issue.reopen(&now);
+        }
+        match state.store.save_issue(&issue, Some(stored.version)).await {
+            Ok(_) => {
+                if was != IssueStatus::Resolved && issue.status == IssueStatus::Resolved {
+                    let cause = format!("{}@{}", issue.id, issue.updated_at);
+                    let event = envelope(
+                        EventType::IssueResolved,
+                        workspace,
+                        &cause,
+                        issue.connector_id.clone(),
+                        json!({"issue": issue.to_api()}),
+                        &now,
+                    );
+                    emit(state.queue.as_ref(), vec![event]).await?;
+                }
+                return Ok(Json(issue.to_api()));
+            }
+            Err(StoreError::ConditionFailed) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(StoreError::ConditionFailed.into())
+}

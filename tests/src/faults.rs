@@ -1,0 +1,50 @@
+//! Fault injection around a real adapter: a crash after N successful writes, to show that a
+//! retried request completes without losing or duplicating anything. Reads and the writes before
+//! the crash go to the real store.
+
+use async_trait::async_trait;
+use causeloop_storage::{Page, Query, StoreError, Table, Write};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Arc;
+
+pub struct CrashAfterWrites {
+    inner: Arc<dyn Table>,
+    remaining: AtomicIsize,
+}
+
+impl CrashAfterWrites {
+    pub fn new(inner: Arc<dyn Table>, writes_before_crash: isize) -> Self {
+        Self { inner, remaining: AtomicIsize::new(writes_before_crash) }
+    }
+
+    /// Ends the outage: every later write goes through.
+    pub fn heal(&self) {
+        self.remaining.store(isize::MAX, Ordering::SeqCst);
+    }
+
+    fn take_write(&self) -> Result<(), StoreError> {
+        if self.remaining.fetch_sub(1, Ordering::SeqCst) > 0 {
+            Ok(())
+        } else {
+            Err(StoreError::Backend("injected crash".into()))
+        }
+    }
+}
+
+#[async_trait]
+impl Table for CrashAfterWrites {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<causeloop_storage::Item>, StoreError> {
+        self.inner.get(pk, sk).await
+    }
+    async fn write(&self, write: Write) -> Result<(), StoreError> {
+        self.take_write()?;
+        self.inner.write(write).await
+    }
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.take_write()?;
+        self.inner.transact(writes).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+}
