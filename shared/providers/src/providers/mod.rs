@@ -1,0 +1,14 @@
+//! One module per provider. Register a new one in `crate::REGISTRY`.
+
+pub mod alertmanager;
+pub mod azure;
+pub mod cloudwatch;
+pub mod custom;
+pub mod datadog;
+pub mod gcp;
+pub mod grafana;
+pub mod newrelic;
+pub mod opsgenie;
+pub mod pagerduty;
+mod prometheus_style;
+pub mod sentry;
