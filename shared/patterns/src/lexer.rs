@@ -1,0 +1,532 @@
+//! Turns one record into a sequence of tokens in which variable material is already masked.
+//!
+//! Masking is deliberately type-driven and vocabulary-free: a token becomes a slot because of its
+//! *shape* (numeric, hexadecimal, an address, a path, ...), never because of a list of words taken
+//! from some particular log source. The only closed vocabulary used is English month and weekday
+//! names, because dates are variables in every log format.
+
+use crate::SlotKind;
+
+/// Beyond this many tokens a record is summarised by a trailing `<*>`: it bounds both the work per
+/// record and the size of a stored template, and the head of a message is what identifies it.
+pub(crate) const MAX_TOKENS: usize = 160;
+/// Constant words are cut to this many bytes for the same reason (keeps templates bounded).
+pub(crate) const MAX_WORD_BYTES: usize = 96;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// A constant containing at least one letter: may be generalised into a slot by the clusterer.
+    Word,
+    /// Punctuation only: structure of the message, never generalised (`=`, `:`, `(`, `****`, `...`).
+    Punct,
+    Slot(SlotKind),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lexeme<'a> {
+    pub text: &'a str,
+    pub class: Class,
+    pub space_before: bool,
+}
+
+impl Lexeme<'_> {
+    pub(crate) fn is_slot(&self) -> bool {
+        matches!(self.class, Class::Slot(_))
+    }
+}
+
+/// Separates the title from the first line of the body inside one template.
+pub(crate) const BODY_SEPARATOR: &str = "\n";
+
+pub(crate) fn lex_record<'a>(title: &'a str, body: Option<&'a str>, out: &mut Vec<Lexeme<'a>>) {
+    out.clear();
+    lex_line(title, out);
+    // Only the first meaningful body line takes part: it usually carries the exception or the top
+    // frame, while the rest of a body (full traces, payloads) varies between occurrences of the
+    // same failure and would split patterns.
+    if let Some(first) = body.and_then(|b| b.lines().map(str::trim).find(|l| !l.is_empty())) {
+        out.push(Lexeme { text: BODY_SEPARATOR, class: Class::Punct, space_before: false });
+        let body_start = out.len();
+        lex_line(first, out);
+        if let Some(first_token) = out.get_mut(body_start) {
+            first_token.space_before = false;
+        }
+    }
+    if out.len() > MAX_TOKENS {
+        out.truncate(MAX_TOKENS - 1);
+        push(out, Lexeme { text: "", class: Class::Slot(SlotKind::Any), space_before: true });
+    }
+    mask_calendar_words(out);
+}
+
+fn lex_line<'a>(line: &'a str, out: &mut Vec<Lexeme<'a>>) {
+    for chunk in line.split_ascii_whitespace() {
+        if out.len() > MAX_TOKENS {
+            return;
+        }
+        lex_chunk(chunk, out);
+    }
+}
+
+/// Appends a token; adjacent whitespace-separated slots fold into one so that variable-length runs
+/// of values (lists of numbers, multi-part timestamps) do not change the shape of a message.
+fn push<'a>(out: &mut Vec<Lexeme<'a>>, lexeme: Lexeme<'a>) {
+    if let Class::Slot(kind) = lexeme.class {
+        // A comma-separated list of values ("10.0.0.1,10.0.0.2", "3, 4, 5") is one value too.
+        let n = out.len();
+        if n >= 2 && out[n - 1].class == Class::Punct && out[n - 1].text == "," {
+            if let Class::Slot(prev) = out[n - 2].class {
+                out.pop();
+                out[n - 2].class = Class::Slot(prev.join(kind));
+                return;
+            }
+        }
+        if lexeme.space_before {
+            if let Some(Lexeme { class: Class::Slot(prev), .. }) = out.last_mut() {
+                *prev = prev.join(kind);
+                return;
+            }
+        }
+    }
+    // A unit written after a number ("5.2 KB", "30 ms") belongs to the value.
+    if lexeme.class == Class::Word && lexeme.space_before && lexeme.text.len() <= 4 {
+        if let Some(last) = out.last_mut().filter(|l| l.class == Class::Slot(SlotKind::Num)) {
+            if UNITS.contains(&lexeme.text) {
+                let is_time = DURATION_UNITS.contains(&lexeme.text);
+                last.class = Class::Slot(if is_time { SlotKind::Duration } else { SlotKind::Num });
+                return;
+            }
+        }
+    }
+    out.push(lexeme);
+}
+
+/// Abbreviated units of size and time; spelled-out words ("bytes", "seconds") stay constants.
+const UNITS: &[&str] = &[
+    "B", "kB", "KB", "MB", "GB", "TB", "PB", "KiB", "MiB", "GiB", "TiB", "ns", "us", "µs", "ms", "s", "sec", "secs",
+    "min", "mins", "h", "hr", "hrs",
+];
+
+fn is_opener(b: u8) -> bool {
+    matches!(b, b'(' | b'[' | b'{' | b'<' | b'"' | b'\'')
+}
+
+fn is_trailer(b: u8) -> bool {
+    matches!(b, b')' | b']' | b'}' | b'>' | b'"' | b'\'' | b',' | b';' | b':' | b'.' | b'!' | b'?')
+}
+
+fn is_delimiter(b: u8) -> bool {
+    matches!(b, b'=' | b':' | b',' | b';' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b'"' | b'\'' | b'|')
+}
+
+fn lex_chunk<'a>(chunk: &'a str, out: &mut Vec<Lexeme<'a>>) {
+    let bytes = chunk.as_bytes();
+    if !bytes.iter().any(|b| b.is_ascii_alphanumeric()) && chunk.is_ascii() {
+        lex_punctuation_chunk(chunk, out);
+        return;
+    }
+    let mut space_before = true;
+    let mut start = 0;
+    let mut end = bytes.len();
+    while start < end && is_opener(bytes[start]) {
+        push(out, Lexeme { text: &chunk[start..start + 1], class: Class::Punct, space_before });
+        space_before = false;
+        start += 1;
+    }
+    while end > start && is_trailer(bytes[end - 1]) {
+        end -= 1;
+    }
+    if start < end {
+        lex_core(&chunk[start..end], space_before, out);
+    }
+    for i in end..bytes.len() {
+        push(out, Lexeme { text: &chunk[i..i + 1], class: Class::Punct, space_before: false });
+    }
+}
+
+/// An empty bracket pair or empty quotes ("()", "[]", `""`) is a value that happens to be empty:
+/// it becomes an empty slot so that it lines up with the same message carrying a value.
+fn lex_punctuation_chunk<'a>(chunk: &'a str, out: &mut Vec<Lexeme<'a>>) {
+    let trimmed = chunk.trim_end_matches([',', ';', '.', ':']);
+    if matches!(trimmed, "()" | "[]" | "{}" | "<>" | "\"\"" | "''") {
+        push(out, Lexeme { text: &trimmed[..1], class: Class::Punct, space_before: true });
+        push(out, Lexeme { text: "", class: Class::Slot(SlotKind::Any), space_before: false });
+        push(out, Lexeme { text: &trimmed[1..], class: Class::Punct, space_before: false });
+        for i in trimmed.len()..chunk.len() {
+            push(out, Lexeme { text: &chunk[i..i + 1], class: Class::Punct, space_before: false });
+        }
+    } else {
+        push(out, Lexeme { text: chunk, class: Class::Punct, space_before: true });
+    }
+}
+
+/// `core` has no surrounding brackets/quotes/trailing punctuation.
+fn lex_core<'a>(core: &'a str, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
+    if let Some(kind) = whole_token_kind(core) {
+        push(out, Lexeme { text: core, class: Class::Slot(kind), space_before });
+        return;
+    }
+    // A URL embedded after a key (`url=http://...`) must be taken whole before `:` splits it.
+    let (head, url) = match core.as_bytes().contains(&b':').then(|| find_embedded_url(core)).flatten() {
+        Some(at) => (&core[..at], Some(&core[at..])),
+        None => (core, None),
+    };
+    let mut space_before = space_before;
+    let bytes = head.as_bytes();
+    let mut piece_start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let delimiter_len = if is_delimiter(bytes[i]) {
+            1
+        } else if bytes[i] == b'.' && bytes.get(i + 1) == Some(&b'.') {
+            // Dot leaders ("processor......0") and ellipses separate words like any delimiter.
+            bytes[i..].iter().take_while(|&&b| b == b'.').count()
+        } else {
+            0
+        };
+        if delimiter_len == 0 {
+            i += 1;
+            continue;
+        }
+        if piece_start < i {
+            push_piece(&head[piece_start..i], space_before, out);
+            space_before = false;
+        }
+        push(out, Lexeme { text: &head[i..i + delimiter_len], class: Class::Punct, space_before });
+        space_before = false;
+        i += delimiter_len;
+        piece_start = i;
+    }
+    if piece_start == 0 && url.is_none() {
+        // No delimiter at all: the piece is the core, already known to have no typed shape.
+        push_piece_kind(head, None, space_before, out);
+        return;
+    }
+    if piece_start < bytes.len() {
+        push_piece(&head[piece_start..], space_before, out);
+        space_before = false;
+    }
+    if let Some(url) = url {
+        push(out, Lexeme { text: url, class: Class::Slot(SlotKind::Url), space_before });
+    }
+}
+
+fn push_piece<'a>(piece: &'a str, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
+    push_piece_kind(piece, whole_token_kind(piece), space_before, out);
+}
+
+fn push_piece_kind<'a>(piece: &'a str, kind: Option<SlotKind>, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
+    let class = if let Some(kind) = kind {
+        Class::Slot(kind)
+    } else if is_unit_name(piece) {
+        Class::Word
+    } else if piece.bytes().any(|b| b.is_ascii_digit()) {
+        // Identifiers that embed digits (blk_123, node-7, attempt_1445_0001_m_000003_0, req-ab12...)
+        // name instances, not kinds of events.
+        Class::Slot(SlotKind::Any)
+    } else if piece.chars().any(char::is_alphanumeric) {
+        Class::Word
+    } else {
+        Class::Punct
+    };
+    let text = if class == Class::Word && piece.len() > MAX_WORD_BYTES {
+        let mut cut = MAX_WORD_BYTES;
+        while !piece.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        &piece[..cut]
+    } else {
+        piece
+    };
+    push(out, Lexeme { text, class, space_before });
+}
+
+/// Two or more letters followed by one or two digits (eth0, tty2, sda1, ipv4) name a device, a
+/// unit or a version far more often than an instance; they stay words, and the clusterer
+/// generalises them like any other word if they turn out to vary. A single letter with digits
+/// (U11, J16, R02) is a coordinate and stays masked.
+fn is_unit_name(piece: &str) -> bool {
+    let b = piece.as_bytes();
+    let letters = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    let digits = b.len() - letters;
+    letters >= 2 && (1..=2).contains(&digits) && b[letters..].iter().all(u8::is_ascii_digit)
+}
+
+/// Typed recognition of a whole token. Order matters: the most specific shapes first.
+pub(crate) fn whole_token_kind(token: &str) -> Option<SlotKind> {
+    let b = token.as_bytes();
+    let first = *b.first()?;
+    let (mut digit, mut colon) = (false, false);
+    for &c in b {
+        digit |= c.is_ascii_digit();
+        colon |= c == b':';
+    }
+    let url = colon && is_url(token);
+    if !digit {
+        // Every other shape needs a digit; most words end here cheaply.
+        return if url {
+            Some(SlotKind::Url)
+        } else if is_path(b) {
+            Some(SlotKind::Path)
+        } else {
+            None
+        };
+    }
+    let numeric_start = first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.');
+    if is_uuid(b) {
+        Some(SlotKind::Uuid)
+    } else if url {
+        Some(SlotKind::Url)
+    } else if (first.is_ascii_digit() && is_ipv4_endpoint(b)) || (colon && is_ipv6(b)) {
+        Some(SlotKind::Ip)
+    } else if is_path(b) {
+        Some(SlotKind::Path)
+    } else if numeric_start && is_number(b) {
+        Some(SlotKind::Num)
+    } else if first.is_ascii_digit() && is_duration(b) {
+        Some(SlotKind::Duration)
+    } else if is_hex(b) || (colon || first.is_ascii_hexdigit()) && is_hex_bytes(b) {
+        Some(SlotKind::Hex)
+    } else {
+        None
+    }
+}
+
+fn is_uuid(b: &[u8]) -> bool {
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn scheme_start_before(b: &[u8], colon: usize) -> Option<usize> {
+    let mut start = colon;
+    while start > 0 && (b[start - 1].is_ascii_alphanumeric() || matches!(b[start - 1], b'+' | b'.' | b'-')) {
+        start -= 1;
+    }
+    (start < colon && b[start].is_ascii_alphabetic()).then_some(start)
+}
+
+fn find_scheme_separator(b: &[u8]) -> Option<usize> {
+    (0..b.len().saturating_sub(2)).find(|&i| b[i] == b':' && b[i + 1] == b'/' && b[i + 2] == b'/')
+}
+
+fn is_url(token: &str) -> bool {
+    let b = token.as_bytes();
+    match find_scheme_separator(b) {
+        Some(colon) => colon + 3 < b.len() && scheme_start_before(b, colon) == Some(0),
+        None => false,
+    }
+}
+
+fn find_embedded_url(core: &str) -> Option<usize> {
+    let b = core.as_bytes();
+    let colon = find_scheme_separator(b)?;
+    if colon + 3 >= b.len() {
+        return None;
+    }
+    scheme_start_before(b, colon)
+}
+
+fn parse_digits(b: &[u8], at: usize) -> usize {
+    b[at..].iter().take_while(|c| c.is_ascii_digit()).count()
+}
+
+fn is_ipv4_endpoint(b: &[u8]) -> bool {
+    let mut at = 0;
+    for octet in 0..4 {
+        let n = parse_digits(b, at);
+        if n == 0 || n > 3 {
+            return false;
+        }
+        at += n;
+        if octet < 3 {
+            if b.get(at) != Some(&b'.') {
+                return false;
+            }
+            at += 1;
+        }
+    }
+    // Optional port or prefix length.
+    if at < b.len() && matches!(b[at], b':' | b'/') {
+        let n = parse_digits(b, at + 1);
+        if n == 0 {
+            return false;
+        }
+        at += 1 + n;
+    }
+    at == b.len()
+}
+
+fn is_ipv6(b: &[u8]) -> bool {
+    let colons = b.iter().filter(|&&c| c == b':').count();
+    let compressed = b.windows(2).any(|w| w == b"::");
+    b.len() >= 3
+        && b.iter().all(|c| c.is_ascii_hexdigit() || *c == b':')
+        && (colons == 7 || (compressed && colons >= 2))
+        && b.iter().any(|c| c.is_ascii_hexdigit())
+}
+
+fn is_path(b: &[u8]) -> bool {
+    let rooted = b.len() >= 2 && b[0] == b'/' && b[1] != b'/';
+    let relative = b.starts_with(b"./") || b.starts_with(b"../") || b.starts_with(b"~/");
+    let windows = b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/');
+    (rooted || relative || windows) && b.iter().any(|c| c.is_ascii_alphanumeric())
+}
+
+/// Integer, decimal or scientific number, optionally signed, optionally a percentage.
+fn is_number(b: &[u8]) -> bool {
+    let mut at = usize::from(matches!(b[0], b'-' | b'+'));
+    let int = parse_digits(b, at);
+    at += int;
+    let mut frac = 0;
+    if b.get(at) == Some(&b'.') {
+        frac = parse_digits(b, at + 1);
+        at += 1 + frac;
+    }
+    if int + frac == 0 {
+        return false;
+    }
+    if matches!(b.get(at), Some(b'e' | b'E')) {
+        let sign = usize::from(matches!(b.get(at + 1), Some(b'-' | b'+')));
+        let exp = parse_digits(b, at + 1 + sign);
+        if exp > 0 {
+            at += 1 + sign + exp;
+        }
+    }
+    if b.get(at) == Some(&b'%') {
+        at += 1;
+    }
+    at == b.len()
+}
+
+const DURATION_UNITS: &[&str] =
+    &["ns", "us", "µs", "ms", "s", "sec", "secs", "m", "min", "mins", "h", "hr", "hrs", "d", "days"];
+
+/// `250ms`, `1.5s`, `3h20m10s`.
+fn is_duration(b: &[u8]) -> bool {
+    let mut at = 0;
+    let mut parts = 0;
+    while at < b.len() {
+        let int = parse_digits(b, at);
+        if int == 0 {
+            return false;
+        }
+        at += int;
+        if b.get(at) == Some(&b'.') {
+            let frac = parse_digits(b, at + 1);
+            if frac == 0 {
+                return false;
+            }
+            at += 1 + frac;
+        }
+        let unit_len = b[at..].iter().take_while(|c| !c.is_ascii_digit() && **c != b'.').count();
+        let unit = &b[at..at + unit_len];
+        if !DURATION_UNITS.iter().any(|u| u.as_bytes() == unit) {
+            return false;
+        }
+        at += unit_len;
+        parts += 1;
+    }
+    parts > 0
+}
+
+/// `0x1f`, or a long hexadecimal string that mixes digits and letters (hashes, ids, addresses).
+fn is_hex(b: &[u8]) -> bool {
+    if b.len() > 2 && (b.starts_with(b"0x") || b.starts_with(b"0X")) {
+        return b[2..].iter().all(u8::is_ascii_hexdigit);
+    }
+    b.len() >= 6
+        && b.iter().all(u8::is_ascii_hexdigit)
+        && b.iter().any(u8::is_ascii_digit)
+        && b.iter().any(u8::is_ascii_alphabetic)
+}
+
+/// Five or more hex byte pairs joined by `:` or `-`: MAC addresses, WWNs, chip ids.
+fn is_hex_bytes(b: &[u8]) -> bool {
+    (b.len() + 1).is_multiple_of(3)
+        && b.len() >= 14
+        && b.iter().enumerate().all(|(i, &c)| match i % 3 {
+            2 => c == b':' || c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+const CALENDAR_WORDS: &[&str] = &[
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "mon",
+    "tue",
+    "tues",
+    "wed",
+    "thu",
+    "thur",
+    "thurs",
+    "fri",
+    "sat",
+    "sun",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+fn is_calendar_word(text: &str) -> bool {
+    let capitalised = text.as_bytes().first().is_some_and(u8::is_ascii_uppercase);
+    capitalised && CALENDAR_WORDS.iter().any(|w| w.eq_ignore_ascii_case(text))
+}
+
+/// Month and weekday names that sit inside a date ("Sun Jul 10 03:03:10 2005", "Jun 14") are
+/// part of a timestamp: fold them into the neighbouring slot.
+fn mask_calendar_words(tokens: &mut Vec<Lexeme<'_>>) {
+    let mut i = tokens.len();
+    while i > 0 {
+        i -= 1;
+        let t = tokens[i];
+        if t.class != Class::Word || !is_calendar_word(t.text) {
+            continue;
+        }
+        let Some(next) = tokens.get(i + 1) else { continue };
+        if !(next.space_before && next.is_slot()) {
+            continue;
+        }
+        let kind = match next.class {
+            Class::Slot(k) => k,
+            _ => unreachable!(),
+        };
+        tokens[i].class = Class::Slot(kind.join(SlotKind::Any));
+        tokens.remove(i + 1);
+        if i > 0 && tokens[i].space_before {
+            if let Class::Slot(prev) = tokens[i - 1].class {
+                tokens[i - 1].class = Class::Slot(prev.join(SlotKind::Any));
+                tokens.remove(i);
+            }
+        }
+    }
+}
