@@ -1,7 +1,6 @@
-//! The cluster worker on Lambda: an SQS event in, a partial batch failure response out.
+//! The cluster worker on Lambda, driven by the FIFO cluster queue's event source mapping.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use causeloop_api::workers::{cluster, WorkMessage};
+use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]
@@ -10,23 +9,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = causeloop_http::aws::state_from_env().await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let state = state.clone();
-        async move { Ok::<_, lambda_runtime::Error>(handle(&state, event.payload).await) }
+        async move { Ok::<_, lambda_runtime::Error>(cluster::handle(&state, event.payload).await) }
     }))
     .await
-}
-
-async fn handle(state: &causeloop_http::AppState, event: SqsEvent) -> SqsBatchResponse {
-    let messages = event
-        .records
-        .into_iter()
-        .map(|record| WorkMessage {
-            id: record.message_id.unwrap_or_default(),
-            body: record.body.unwrap_or_default(),
-            receive_count: record.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1),
-        })
-        .collect();
-    let failed = cluster::handle_batch(state, messages).await;
-    SqsBatchResponse {
-        batch_item_failures: failed.into_iter().map(|id| BatchItemFailure { item_identifier: id }).collect(),
-    }
 }
