@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test command needs that is not Rust: moto (DynamoDB/SQS/SNS-compatible
-# server), cfn-lint and the SAM CLI, in a virtualenv owned by the project.
+# server), cfn-lint and the SAM CLI, in a virtualenv owned by the project; and Prometheus
+# Alertmanager from apt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv="${CAUSELOOP_VENV:-$here/.venv}"
@@ -12,5 +13,13 @@ if [ ! -f "$stamp" ]; then
   "$venv/bin/pip" install --quiet --upgrade pip
   "$venv/bin/pip" install --quiet -r "$here/scripts/requirements-test.txt"
   touch "$stamp"
+fi
+# A real Prometheus Alertmanager (Debian's package) for tests/tests/alertmanager_real.rs.
+# Idempotent; its output goes to stderr because stdout carries the venv path.
+if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends prometheus-alertmanager >&2
 fi
 echo "$venv"

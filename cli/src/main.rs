@@ -1,6 +1,7 @@
 //! `causeloop`: run the whole service locally, manage API keys, and drive the pattern engine.
 
 mod keys;
+mod patterns;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,11 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
+    /// Run the pattern-clustering engine over records on stdin.
+    Patterns {
+        #[command(subcommand)]
+        command: patterns::PatternsCommand,
+    },
 }
 
 /// Where keys live: the embedded store (default) or a DynamoDB table.
@@ -41,6 +47,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Keys { command } => keys::run(command).await,
+        Command::Patterns { command } => patterns::run(command),
     }
 }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 pub const DATABASE_FILE: &str = "causeloop.db";
 pub const CREDENTIALS_FILE: &str = "credentials.json";
+pub const SECRET_KEY_FILE: &str = "secret.key";
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -23,6 +24,11 @@ pub struct ServeArgs {
     /// Allow outbound webhooks to http:// and private addresses (local development only).
     #[arg(long)]
     allow_private_targets: bool,
+    /// Pin an SNS signing certificate for a SigningCertURL, for offline testing of the
+    /// `cloudwatch` provider: `https://sns.<region>.amazonaws.com/<name>.pem=<pem file>`.
+    /// Repeatable. Without it certificates are fetched over HTTPS, as the Lambda always does.
+    #[arg(long = "trust-sns-cert", value_name = "URL=PEM_FILE", value_parser = causeloop_api::alerts::sns::parse_trusted_cert)]
+    trust_sns_cert: Vec<(String, Vec<u8>)>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -33,7 +39,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(
         Arc::new(sqlite.clone()),
         Arc::new(sqlite),
-        Settings { allow_private_targets: args.allow_private_targets },
+        Settings {
+            allow_private_targets: args.allow_private_targets,
+            trusted_sns_certs: args.trust_sns_cert.into_iter().collect(),
+            secret_box: Some(load_or_create_secret_key(&args.data_dir)?),
+        },
     );
     bootstrap(&state, &args.data_dir).await?;
 
@@ -65,6 +75,27 @@ async fn bootstrap(state: &AppState, data_dir: &Path) -> anyhow::Result<()> {
     write_private(&path, json.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
     println!("created workspace {} with an all-scope key (saved to {}):\n{json}", created.workspace_id, path.display());
     Ok(())
+}
+
+/// The master key that seals signing secrets and connector credentials (see
+/// `causeloop_domain::sealed`): `CAUSELOOP_SECRET_KEY` when set, else `<data-dir>/secret.key`,
+/// generated on first start with mode 0600. Losing the file makes stored secrets unusable, so it
+/// is never rewritten once it exists.
+fn load_or_create_secret_key(data_dir: &Path) -> anyhow::Result<causeloop_domain::sealed::SecretBox> {
+    use base64::Engine;
+    use causeloop_domain::sealed::SecretBox;
+    if let Some(from_env) = causeloop_http::state::secret_box_from_env().map_err(anyhow::Error::msg)? {
+        return Ok(from_env);
+    }
+    let path = data_dir.join(SECRET_KEY_FILE);
+    if !path.exists() {
+        let key: [u8; 32] = rand::random();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(key);
+        write_private(&path, format!("{encoded}\n").as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    SecretBox::from_base64(&text).with_context(|| format!("{} is not a valid key", path.display()))
 }
 
 fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 pub mod counting;
 pub mod faults;
+pub mod integrations;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -101,7 +102,23 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 }
 
 pub async fn spawn_on(stores: Stores) -> TestApp {
-    let state = AppState::new(stores.table.clone(), stores.queue.clone(), Settings { allow_private_targets: true });
+    spawn_on_with(stores, |state| state).await
+}
+
+/// Starts the app on `backend` after `configure` adjusted its state (settings, SNS confirmer).
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(AppState) -> AppState) -> Option<TestApp> {
+    let stores = stores(backend).await?;
+    Some(spawn_on_with(stores, configure).await)
+}
+
+pub async fn spawn_on_with(stores: Stores, configure: impl FnOnce(AppState) -> AppState) -> TestApp {
+    // A fresh master key per app: sealed secrets never outlive their test.
+    let settings = Settings {
+        allow_private_targets: true,
+        secret_box: Some(causeloop_domain::sealed::SecretBox::new(rand::random())),
+        ..Settings::default()
+    };
+    let state = configure(AppState::new(stores.table.clone(), stores.queue.clone(), settings));
     let owner_slug = unique("owner");
     let owner = create_key(&state.store, &owner_slug, ScopeSet::all()).await.expect("create owner key");
     let worker_state = state.clone();

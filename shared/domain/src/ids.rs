@@ -94,6 +94,22 @@ prefixed_id!(KeyId, "key_");
 prefixed_id!(JobId, "job_");
 prefixed_id!(EventId, "evt_");
 prefixed_id!(
+    /// A connector: a managed integration or a custom source (`custom_api`) of a workspace.
+    ConnectorId,
+    "con_"
+);
+prefixed_id!(
+    /// A webhook registration: an outbound endpoint, or the inbound enablement of a connector.
+    WebhookId,
+    "whk_"
+);
+prefixed_id!(
+    /// One entry of a connector's sync history (a sync run or an inbound delivery). Time-ordered,
+    /// so the history sorts by id.
+    SyncId,
+    "syn_"
+);
+prefixed_id!(
     /// Derived from workspace + source + external id; see [`IssueId::derive`].
     IssueId,
     "iss_"
@@ -104,6 +120,21 @@ impl IssueId {
     /// names the same Issue, so a retry can never create a second one.
     pub fn derive(workspace: &WorkspaceId, source: &str, external_id: &str) -> Self {
         Self::from_body(derived_body("causeloop/issue/v1", &[workspace.as_str(), source, external_id]))
+    }
+}
+
+prefixed_id!(
+    /// A pattern of Issues with one root cause; see [`PatternId::for_engine_id`].
+    PatternId,
+    "pat_"
+);
+
+impl PatternId {
+    /// The public id of the clustering engine's pattern `engine_id` in `workspace`. Engine ids
+    /// are never reused within a workspace's engine state, so this names one pattern forever,
+    /// and a worker that retries an assignment derives the same id again.
+    pub fn for_engine_id(workspace: &WorkspaceId, engine_id: u64) -> Self {
+        Self::from_body(derived_body("causeloop/pattern/v1", &[workspace.as_str(), &engine_id.to_string()]))
     }
 }
 

@@ -2,13 +2,16 @@
 //!
 //! | p-level | words |
 //! |---|---|
-//! | p1 | p1, 1, sev1, critical, crit, fatal, emergency, emerg, alert, disaster, urgent, page |
+//! | p1 | p1, 1, sev0, sev1, critical, crit, fatal, emergency, emerg, alert, disaster, urgent, page |
 //! | p2 | p2, 2, sev2, high, error, err, major, severe |
 //! | p3 | p3, 3, sev3, medium, moderate, warning, warn, average |
 //! | p4 | p4, 4, sev4, low, minor, notice |
 //! | p5 | p5, 5, sev5, info, informational, information, debug, trace, none, ok |
 //!
 //! Matching ignores case, surrounding spaces and a `sev-`/`sev ` spelling. Absent severity is `p3`.
+//! `sev0` is the "worse than SEV1" level many incident processes and Azure Monitor use. Azure
+//! counts `Sev0`..`Sev4` one step off this table's `sevN` = `pN`; the alerts family reads Azure's
+//! words on Azure's own scale before falling back to this table.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -27,7 +30,21 @@ pub enum Severity {
 const TABLE: &[(Severity, &[&str])] = &[
     (
         Severity::P1,
-        &["p1", "1", "sev1", "critical", "crit", "fatal", "emergency", "emerg", "alert", "disaster", "urgent", "page"],
+        &[
+            "p1",
+            "1",
+            "sev0",
+            "sev1",
+            "critical",
+            "crit",
+            "fatal",
+            "emergency",
+            "emerg",
+            "alert",
+            "disaster",
+            "urgent",
+            "page",
+        ],
     ),
     (Severity::P2, &["p2", "2", "sev2", "high", "error", "err", "major", "severe"]),
     (Severity::P3, &["p3", "3", "sev3", "medium", "moderate", "warning", "warn", "average"]),
@@ -70,6 +87,7 @@ mod tests {
             ("P1", Severity::P1),
             ("critical", Severity::P1),
             ("SEV-1", Severity::P1),
+            ("Sev0", Severity::P1),
             ("high", Severity::P2),
             ("Error", Severity::P2),
             ("medium", Severity::P3),

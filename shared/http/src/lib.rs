@@ -12,6 +12,7 @@ pub mod body;
 pub mod error;
 pub mod pagination;
 pub mod request_log;
+pub mod sns;
 pub mod state;
 pub mod telemetry;
 

@@ -36,7 +36,11 @@ fn main() -> io::Result<()> {
     let started = Instant::now();
     for raw in records {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let line = String::from_utf8_lossy(raw);
+        // Valid UTF-8 (the norm) is borrowed after a fast check; only invalid input is repaired.
+        let line = match std::str::from_utf8(raw) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
         let id = engine.assign(&line, None, None, 0).pattern_id;
         if streaming {
             writeln!(out, "{id}")?;

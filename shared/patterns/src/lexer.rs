@@ -60,11 +60,107 @@ pub(crate) fn lex_record<'a>(title: &'a str, body: Option<&'a str>, out: &mut Ve
 }
 
 fn lex_line<'a>(line: &'a str, out: &mut Vec<Lexeme<'a>>) {
-    for chunk in line.split_ascii_whitespace() {
+    // Chunks are the runs between ASCII whitespace, as `split_ascii_whitespace` gives them; an
+    // ASCII byte never occurs inside a multi-byte character, so the cuts are char boundaries.
+    let bytes = line.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at].is_ascii_whitespace() {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        let (mut seen, mut every) = (0u8, u8::MAX);
+        while at < bytes.len() && !bytes[at].is_ascii_whitespace() {
+            let class = BYTE_CLASS[bytes[at] as usize];
+            seen |= class;
+            every &= class;
+            at += 1;
+        }
         if out.len() > MAX_TOKENS {
             return;
         }
-        lex_chunk(chunk, out);
+        lex_chunk(&line[start..at], seen, every, out);
+    }
+}
+
+/// What one scan over a token's bytes found, so that no later step has to scan it again.
+#[derive(Clone, Copy, Default)]
+struct Shape {
+    alphanumeric: bool,
+    digit: bool,
+    colon: bool,
+    /// A delimiter byte, or a run of two or more dots.
+    delimiter: bool,
+    non_ascii: bool,
+    /// Non-empty and nothing but ASCII letters: a plain word, whatever the other rules say.
+    letters_only: bool,
+}
+
+const ALNUM: u8 = 1;
+const DIGIT: u8 = 2;
+const COLON: u8 = 4;
+const DELIM: u8 = 8;
+const DOT: u8 = 16;
+const NON_ASCII: u8 = 32;
+const LETTER: u8 = 64;
+
+/// Byte classes for [`Shape`], built at compile time from the same predicates the rules use.
+const BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        let mut class = 0;
+        if byte.is_ascii_alphanumeric() {
+            class |= ALNUM;
+        }
+        if byte.is_ascii_digit() {
+            class |= DIGIT;
+        }
+        if byte == b':' {
+            class |= COLON;
+        }
+        if is_delimiter(byte) {
+            class |= DELIM;
+        }
+        if byte == b'.' {
+            class |= DOT;
+        }
+        if byte >= 0x80 {
+            class |= NON_ASCII;
+        }
+        if byte.is_ascii_alphabetic() {
+            class |= LETTER;
+        }
+        table[b] = class;
+        b += 1;
+    }
+    table
+};
+
+fn shape_of(bytes: &[u8]) -> Shape {
+    let mut seen = 0u8;
+    let mut every = if bytes.is_empty() { 0 } else { u8::MAX };
+    for &b in bytes {
+        let class = BYTE_CLASS[b as usize];
+        seen |= class;
+        every &= class;
+    }
+    shape_from(bytes, seen, every)
+}
+
+/// The shape of `bytes` from the OR (`seen`) and AND (`every`) of their byte classes.
+fn shape_from(bytes: &[u8], seen: u8, every: u8) -> Shape {
+    // Runs of dots count as delimiters; look for one only when it could matter.
+    let dot_run = seen & DELIM == 0 && seen & DOT != 0 && bytes.windows(2).any(|pair| pair == b"..");
+    Shape {
+        alphanumeric: seen & ALNUM != 0,
+        digit: seen & DIGIT != 0,
+        colon: seen & COLON != 0,
+        delimiter: seen & DELIM != 0 || dot_run,
+        non_ascii: seen & NON_ASCII != 0,
+        letters_only: every & LETTER != 0,
     }
 }
 
@@ -115,29 +211,36 @@ fn is_trailer(b: u8) -> bool {
     matches!(b, b')' | b']' | b'}' | b'>' | b'"' | b'\'' | b',' | b';' | b':' | b'.' | b'!' | b'?')
 }
 
-fn is_delimiter(b: u8) -> bool {
+const fn is_delimiter(b: u8) -> bool {
     matches!(b, b'=' | b':' | b',' | b';' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b'"' | b'\'' | b'|')
 }
 
-fn lex_chunk<'a>(chunk: &'a str, out: &mut Vec<Lexeme<'a>>) {
+/// `seen` and `every` are the OR and AND of the chunk's byte classes.
+fn lex_chunk<'a>(chunk: &'a str, seen: u8, every: u8, out: &mut Vec<Lexeme<'a>>) {
     let bytes = chunk.as_bytes();
-    if !bytes.iter().any(|b| b.is_ascii_alphanumeric()) && chunk.is_ascii() {
+    let mut core_start = 0;
+    let mut end = bytes.len();
+    while core_start < end && is_opener(bytes[core_start]) {
+        core_start += 1;
+    }
+    while end > core_start && is_trailer(bytes[end - 1]) {
+        end -= 1;
+    }
+    // Openers and trailers are ASCII punctuation, so the core alone decides whether the whole
+    // chunk is punctuation. Most chunks have neither, and their classes are already known.
+    let core = &bytes[core_start..end];
+    let shape = if core.len() == bytes.len() { shape_from(core, seen, every) } else { shape_of(core) };
+    if !shape.alphanumeric && !shape.non_ascii {
         lex_punctuation_chunk(chunk, out);
         return;
     }
     let mut space_before = true;
-    let mut start = 0;
-    let mut end = bytes.len();
-    while start < end && is_opener(bytes[start]) {
+    for start in 0..core_start {
         push(out, Lexeme { text: &chunk[start..start + 1], class: Class::Punct, space_before });
         space_before = false;
-        start += 1;
     }
-    while end > start && is_trailer(bytes[end - 1]) {
-        end -= 1;
-    }
-    if start < end {
-        lex_core(&chunk[start..end], space_before, out);
+    if core_start < end {
+        lex_core(&chunk[core_start..end], shape, space_before, out);
     }
     for i in end..bytes.len() {
         push(out, Lexeme { text: &chunk[i..i + 1], class: Class::Punct, space_before: false });
@@ -160,50 +263,64 @@ fn lex_punctuation_chunk<'a>(chunk: &'a str, out: &mut Vec<Lexeme<'a>>) {
     }
 }
 
-/// `core` has no surrounding brackets/quotes/trailing punctuation.
-fn lex_core<'a>(core: &'a str, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
-    if let Some(kind) = whole_token_kind(core) {
+/// `core` has no surrounding brackets/quotes/trailing punctuation; `shape` is its scan.
+fn lex_core<'a>(core: &'a str, shape: Shape, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
+    if shape.letters_only {
+        // The common case, answered at once: with no digit, colon or path prefix no typed shape
+        // applies, it is not a unit name (those end in digits), so it is a word.
+        push_word(core, space_before, out);
+        return;
+    }
+    if let Some(kind) = token_kind(core, shape) {
         push(out, Lexeme { text: core, class: Class::Slot(kind), space_before });
         return;
     }
     // A URL embedded after a key (`url=http://...`) must be taken whole before `:` splits it.
-    let (head, url) = match core.as_bytes().contains(&b':').then(|| find_embedded_url(core)).flatten() {
+    let (head, url) = match shape.colon.then(|| find_embedded_url(core)).flatten() {
         Some(at) => (&core[..at], Some(&core[at..])),
         None => (core, None),
     };
+    if !shape.delimiter && url.is_none() {
+        // No delimiter at all: the piece is the core, already known to have no typed shape.
+        push_piece_kind(head, shape, None, space_before, out);
+        return;
+    }
     let mut space_before = space_before;
     let bytes = head.as_bytes();
     let mut piece_start = 0;
+    // The piece's shape, gathered on the way; a piece never holds a delimiter (`:` included).
+    let mut piece = 0u8;
+    let mut piece_every = u8::MAX;
     let mut i = 0;
     while i < bytes.len() {
-        let delimiter_len = if is_delimiter(bytes[i]) {
+        let class = BYTE_CLASS[bytes[i] as usize];
+        let delimiter_len = if class & DELIM != 0 {
             1
-        } else if bytes[i] == b'.' && bytes.get(i + 1) == Some(&b'.') {
+        } else if class & DOT != 0 && bytes.get(i + 1) == Some(&b'.') {
             // Dot leaders ("processor......0") and ellipses separate words like any delimiter.
             bytes[i..].iter().take_while(|&&b| b == b'.').count()
         } else {
             0
         };
         if delimiter_len == 0 {
+            piece |= class;
+            piece_every &= class;
             i += 1;
             continue;
         }
         if piece_start < i {
-            push_piece(&head[piece_start..i], space_before, out);
+            push_piece(&head[piece_start..i], piece, piece_every, space_before, out);
             space_before = false;
         }
         push(out, Lexeme { text: &head[i..i + delimiter_len], class: Class::Punct, space_before });
         space_before = false;
         i += delimiter_len;
         piece_start = i;
-    }
-    if piece_start == 0 && url.is_none() {
-        // No delimiter at all: the piece is the core, already known to have no typed shape.
-        push_piece_kind(head, None, space_before, out);
-        return;
+        piece = 0;
+        piece_every = u8::MAX;
     }
     if piece_start < bytes.len() {
-        push_piece(&head[piece_start..], space_before, out);
+        push_piece(&head[piece_start..], piece, piece_every, space_before, out);
         space_before = false;
     }
     if let Some(url) = url {
@@ -211,20 +328,45 @@ fn lex_core<'a>(core: &'a str, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
     }
 }
 
-fn push_piece<'a>(piece: &'a str, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
-    push_piece_kind(piece, whole_token_kind(piece), space_before, out);
+/// A non-empty piece of a split core: `any` and `every` are the OR and AND of its byte classes.
+fn push_piece<'a>(piece: &'a str, any: u8, every: u8, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
+    if every & LETTER != 0 {
+        push_word(piece, space_before, out);
+        return;
+    }
+    let shape = Shape {
+        alphanumeric: any & ALNUM != 0,
+        digit: any & DIGIT != 0,
+        colon: false,
+        delimiter: false,
+        non_ascii: any & NON_ASCII != 0,
+        letters_only: false,
+    };
+    push_piece_kind(piece, shape, token_kind(piece, shape), space_before, out);
 }
 
-fn push_piece_kind<'a>(piece: &'a str, kind: Option<SlotKind>, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
+/// A word of ASCII letters, cut to [`MAX_WORD_BYTES`].
+fn push_word<'a>(word: &'a str, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
+    let text = &word[..word.len().min(MAX_WORD_BYTES)];
+    push(out, Lexeme { text, class: Class::Word, space_before });
+}
+
+fn push_piece_kind<'a>(
+    piece: &'a str,
+    shape: Shape,
+    kind: Option<SlotKind>,
+    space_before: bool,
+    out: &mut Vec<Lexeme<'a>>,
+) {
     let class = if let Some(kind) = kind {
         Class::Slot(kind)
     } else if is_unit_name(piece) {
         Class::Word
-    } else if piece.bytes().any(|b| b.is_ascii_digit()) {
+    } else if shape.digit {
         // Identifiers that embed digits (blk_123, node-7, attempt_1445_0001_m_000003_0, req-ab12...)
         // name instances, not kinds of events.
         Class::Slot(SlotKind::Any)
-    } else if piece.chars().any(char::is_alphanumeric) {
+    } else if shape.alphanumeric || (shape.non_ascii && piece.chars().any(char::is_alphanumeric)) {
         Class::Word
     } else {
         Class::Punct
@@ -252,15 +394,12 @@ fn is_unit_name(piece: &str) -> bool {
     letters >= 2 && (1..=2).contains(&digits) && b[letters..].iter().all(u8::is_ascii_digit)
 }
 
-/// Typed recognition of a whole token. Order matters: the most specific shapes first.
-pub(crate) fn whole_token_kind(token: &str) -> Option<SlotKind> {
+/// Typed recognition of a whole token whose bytes were scanned into `shape`. Order matters: the
+/// most specific shapes first.
+fn token_kind(token: &str, shape: Shape) -> Option<SlotKind> {
     let b = token.as_bytes();
     let first = *b.first()?;
-    let (mut digit, mut colon) = (false, false);
-    for &c in b {
-        digit |= c.is_ascii_digit();
-        colon |= c == b':';
-    }
+    let (digit, colon) = (shape.digit, shape.colon);
     let url = colon && is_url(token);
     if !digit {
         // Every other shape needs a digit; most words end here cheaply.
@@ -308,8 +447,17 @@ fn scheme_start_before(b: &[u8], colon: usize) -> Option<usize> {
     (start < colon && b[start].is_ascii_alphabetic()).then_some(start)
 }
 
+/// The first `://`, visiting only the colons.
 fn find_scheme_separator(b: &[u8]) -> Option<usize> {
-    (0..b.len().saturating_sub(2)).find(|&i| b[i] == b':' && b[i + 1] == b'/' && b[i + 2] == b'/')
+    let mut from = 0;
+    while let Some(offset) = b[from..].iter().position(|&c| c == b':') {
+        let colon = from + offset;
+        if b.get(colon + 1..colon + 3) == Some(b"//".as_slice()) {
+            return Some(colon);
+        }
+        from = colon + 1;
+    }
+    None
 }
 
 fn is_url(token: &str) -> bool {
@@ -453,6 +601,7 @@ fn is_hex_bytes(b: &[u8]) -> bool {
         })
 }
 
+/// Lowercase; see [`is_calendar_word`].
 const CALENDAR_WORDS: &[&str] = &[
     "jan",
     "feb",
@@ -497,9 +646,23 @@ const CALENDAR_WORDS: &[&str] = &[
     "sunday",
 ];
 
+/// Longest entry of [`CALENDAR_WORDS`] ("september", "wednesday").
+const LONGEST_CALENDAR_WORD: usize = 9;
+
 fn is_calendar_word(text: &str) -> bool {
-    let capitalised = text.as_bytes().first().is_some_and(u8::is_ascii_uppercase);
-    capitalised && CALENDAR_WORDS.iter().any(|w| w.eq_ignore_ascii_case(text))
+    let b = text.as_bytes();
+    let capitalised = b.first().is_some_and(u8::is_ascii_uppercase);
+    if !capitalised || b.len() > LONGEST_CALENDAR_WORD {
+        return false;
+    }
+    // Lowercased once, then compared whole: capitalised words are common in logs, and comparing
+    // each against every name case-insensitively was a measurable share of the lexer's time.
+    let mut lower = [0u8; LONGEST_CALENDAR_WORD];
+    for (slot, byte) in lower.iter_mut().zip(b) {
+        *slot = byte.to_ascii_lowercase();
+    }
+    let lower = &lower[..b.len()];
+    CALENDAR_WORDS.iter().any(|word| word.as_bytes() == lower)
 }
 
 /// Month and weekday names that sit inside a date ("Sun Jul 10 03:03:10 2005", "Jun 14") are
@@ -528,5 +691,21 @@ fn mask_calendar_words(tokens: &mut Vec<Lexeme<'_>>) {
                 tokens.remove(i);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_words_are_capitalised_month_and_day_names_in_any_case() {
+        for word in ["Jul", "JUL", "July", "September", "WEDNESDAY", "Sun"] {
+            assert!(is_calendar_word(word), "{word}");
+        }
+        for word in ["jul", "Julyy", "Juli", "S", "", "Septembers", "Éjul"] {
+            assert!(!is_calendar_word(word), "{word}");
+        }
+        assert!(CALENDAR_WORDS.iter().all(|w| w.len() <= LONGEST_CALENDAR_WORD && *w == w.to_ascii_lowercase()));
     }
 }

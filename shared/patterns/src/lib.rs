@@ -302,9 +302,24 @@ fn hole_keys(tokens: &[TemplateToken]) -> Vec<(usize, u64)> {
 struct Index {
     /// Bumped whenever a template is created, changed or removed: invalidates `memo`.
     generation: u64,
+    /// Bumped whenever anything that `to_bytes` writes changes other than counters, samples and
+    /// recency: a template is created, generalised, widened, merged or evicted.
+    revision: u64,
     by_len: FastMap<usize, Vec<u64>>,
     holes: FastMap<u64, Vec<u64>>,
     memo: FastMap<u64, (u64, u64)>,
+    /// Per-token hashes of the record being assigned, kept between calls to save an allocation.
+    scratch_hashes: Vec<u64>,
+    /// The lexeme buffer, empty between calls; see [`recycle`].
+    scratch_lexemes: Vec<Lexeme<'static>>,
+}
+
+/// Hands an emptied buffer of lexemes to a caller with another lifetime, keeping its allocation:
+/// collecting an empty `into_iter` of a same-layout type reuses the buffer in place (and if it
+/// ever did not, the only cost would be an allocation).
+fn recycle<'from, 'to>(mut lexemes: Vec<Lexeme<'from>>) -> Vec<Lexeme<'to>> {
+    lexemes.clear();
+    lexemes.into_iter().map(|_| unreachable!("the buffer is empty")).collect()
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -359,11 +374,21 @@ impl Engine {
         self.aliases.len()
     }
 
+    /// Changes whenever a call changed the templates (created, generalised, widened, merged or
+    /// evicted one), as opposed to only counting a hit. A caller that persists the state can
+    /// save it when this moves and batch the saving of mere hits. Not serialized: compare
+    /// values taken from the same instance only.
+    pub fn revision(&self) -> u64 {
+        self.index.revision
+    }
+
     pub fn assign(&mut self, title: &str, body: Option<&str>, issue_id: Option<&str>, at_unix_ms: i64) -> Assignment {
         self.clock += 1;
-        let mut lexemes = Vec::with_capacity(32);
+        let mut lexemes = recycle(std::mem::take(&mut self.index.scratch_lexemes));
         lexer::lex_record(title, body, &mut lexemes);
-        let hashes: Vec<u64> = lexemes.iter().map(lexeme_hash).collect();
+        let mut hashes = std::mem::take(&mut self.index.scratch_hashes);
+        hashes.clear();
+        hashes.extend(lexemes.iter().map(lexeme_hash));
         let sig = signature(&hashes);
         let assignment = match self.find_template(sig, &lexemes, &hashes) {
             Some(id) => Assignment { pattern_id: PatternId(id), is_new: false, merged_from: Vec::new() },
@@ -383,6 +408,8 @@ impl Engine {
         };
         self.record_hit(assignment.pattern_id.0, &lexemes, issue_id, at_unix_ms);
         self.evict_over_capacity();
+        self.index.scratch_hashes = hashes;
+        self.index.scratch_lexemes = recycle(lexemes);
         assignment
     }
 
@@ -602,6 +629,7 @@ impl Engine {
         }
         if widened {
             entry.refresh_derived();
+            self.index.revision += 1;
         }
         entry.last_used = self.clock;
     }
@@ -639,6 +667,7 @@ impl Engine {
             ids.insert(at, id);
         }
         self.index.generation += 1;
+        self.index.revision += 1;
     }
 
     fn index_remove(&mut self, id: u64) {
@@ -658,6 +687,7 @@ impl Engine {
             }
         }
         self.index.generation += 1;
+        self.index.revision += 1;
     }
 
     fn rebuild_index(&mut self) {

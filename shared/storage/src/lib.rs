@@ -9,6 +9,9 @@
 //! The repositories in [`repo`] are written once against the ports; no adapter knows about
 //! Issues, keys or jobs. Architecture invariant: nothing outside this crate names an AWS or SQLite type.
 
+pub mod connectors;
+pub mod engine_state;
+pub mod patterns;
 pub mod queue;
 pub mod repo;
 pub mod schema;

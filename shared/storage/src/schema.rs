@@ -10,6 +10,15 @@
 //! | issue | `WS#<ws>` | `ISS#<issue_id>` | `WS#<ws>#ISSUES` | `<last_seen>#<issue_id>` |
 //! | ingest job | `WS#<ws>` | `JOB#<job_id>` | | |
 //! | job's clustered marker | `WS#<ws>#JOB#<job_id>` | `CL#<issue_id>` | | |
+//! | connector | `WS#<ws>` | `CON#<con_id>` | `WS#<ws>#CONTYPE#<type>` | `<con_id>` |
+//! | connector id → workspace | `CONID#<con_id>` | `CON` | | |
+//! | connector sync record | `WS#<ws>#SYNCS#<con_id>` | `<syn_id>` (time-ordered) | | |
+//! | webhook registration | `WS#<ws>` | `WHK#<whk_id>` | | |
+//! | engine state head | `WS#<ws>` | `ENGINE` | | |
+//! | engine state chunk | `WS#<ws>#ENGINE` | `<version:020>#<digest>#<index:04>` | | |
+//! | pattern | `WS#<ws>` | `PAT#<pat_id>` | `WS#<ws>#PATTERNS` | `<last_seen>#<pat_id>` |
+//! | merged pattern id → survivor | `WS#<ws>` | `PATALIAS#<pat_id>` | | |
+//! | pattern member | `WS#<ws>#PAT#<pat_id>` | `ISS#<issue_id>` | | |
 
 pub fn workspace_pk(workspace: &str) -> String {
     format!("WS#{workspace}")
@@ -51,4 +60,55 @@ pub fn job_markers_pk(workspace: &str, job_id: &str) -> String {
 }
 pub fn clustered_marker_sk(issue_id: &str) -> String {
     format!("CL#{issue_id}")
+}
+
+pub const CONNECTOR_SK_PREFIX: &str = "CON#";
+pub fn connector_sk(connector_id: &str) -> String {
+    format!("{CONNECTOR_SK_PREFIX}{connector_id}")
+}
+pub fn connectors_by_type_index_pk(workspace: &str, connector_type: &str) -> String {
+    format!("WS#{workspace}#CONTYPE#{connector_type}")
+}
+/// The one item that maps a bare connector id to its workspace, for the inbound receiver whose
+/// URL names only the connector.
+pub fn connector_id_pk(connector_id: &str) -> String {
+    format!("CONID#{connector_id}")
+}
+pub const CONNECTOR_LOOKUP_SK: &str = "CON";
+pub fn sync_records_pk(workspace: &str, connector_id: &str) -> String {
+    format!("WS#{workspace}#SYNCS#{connector_id}")
+}
+
+pub const WEBHOOK_SK_PREFIX: &str = "WHK#";
+pub fn webhook_sk(webhook_id: &str) -> String {
+    format!("{WEBHOOK_SK_PREFIX}{webhook_id}")
+}
+
+pub const ENGINE_STATE_SK: &str = "ENGINE";
+pub fn engine_chunks_pk(workspace: &str) -> String {
+    format!("WS#{workspace}#ENGINE")
+}
+/// Chunks carry the version and digest of the state they belong to, so that two writers of the
+/// same version (one of which will lose the head) never overwrite each other's chunks.
+pub fn engine_chunk_sk(version: u64, digest: &str, index: usize) -> String {
+    format!("{version:020}#{digest}#{index:04}")
+}
+
+pub fn pattern_sk(pattern_id: &str) -> String {
+    format!("PAT#{pattern_id}")
+}
+pub fn patterns_index_pk(workspace: &str) -> String {
+    format!("WS#{workspace}#PATTERNS")
+}
+pub fn patterns_index_sk(last_seen: &str, pattern_id: &str) -> String {
+    format!("{last_seen}#{pattern_id}")
+}
+pub fn pattern_alias_sk(pattern_id: &str) -> String {
+    format!("PATALIAS#{pattern_id}")
+}
+pub fn pattern_members_pk(workspace: &str, pattern_id: &str) -> String {
+    format!("WS#{workspace}#PAT#{pattern_id}")
+}
+pub fn pattern_member_sk(issue_id: &str) -> String {
+    format!("ISS#{issue_id}")
 }

@@ -1,0 +1,382 @@
+//! The connector catalog: every connector type the product knows, what it needs to be created
+//! (credentials and config), how it authenticates and what it can do — and the validation of a
+//! creation or update request against it.
+//!
+//! Honesty rule: a type whose data path is not built yet is listed with `available: false` and a
+//! reason, and cannot be created. Sentry and PagerDuty are available as push-only types (their
+//! webhooks arrive through the provider-webhooks family); their capabilities say `poll: false`
+//! until polling exists. Its credential and config requirements are still validated
+//! first, so a client learns everything wrong with its request in one round trip.
+
+use crate::inbound::parse_field_mapping;
+use crate::validation::FieldError;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    None,
+    ApiToken,
+    Oauth2,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    String,
+    /// An https URL.
+    Url,
+    StringList,
+    /// `{canonical_field: "/json/pointer"}`; see [`crate::inbound`].
+    FieldMapping,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    pub required: bool,
+    /// Secret values are write-only (credentials always are; this marks which ones are keys).
+    pub secret: bool,
+    pub description: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    /// The source can push events to Causeloop (inbound or provider webhooks).
+    pub push: bool,
+    /// Causeloop can poll the source on a schedule.
+    pub poll: bool,
+    /// Causeloop can import historical records.
+    pub backfill: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ConnectorType {
+    #[serde(rename = "type")]
+    pub id: &'static str,
+    pub display_name: &'static str,
+    pub description: &'static str,
+    pub auth: AuthKind,
+    pub credential_fields: &'static [FieldSpec],
+    pub config_fields: &'static [FieldSpec],
+    pub capabilities: Capabilities,
+    pub available: bool,
+    /// Why an unavailable type cannot be created yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable_reason: Option<&'static str>,
+}
+
+const fn field(
+    name: &'static str,
+    kind: FieldKind,
+    required: bool,
+    secret: bool,
+    description: &'static str,
+) -> FieldSpec {
+    FieldSpec { name, kind, required, secret, description }
+}
+
+/// The signing secret of a tool that signs its webhooks with a secret of its own (Sentry's
+/// Client Secret, PagerDuty's subscription secret), used by the provider-webhooks family.
+const PROVIDER_WEBHOOK_SECRET: FieldSpec = field(
+    "webhook_secret",
+    FieldKind::String,
+    true,
+    true,
+    "The secret the tool signs its webhooks with (Sentry: the integration's Client Secret; PagerDuty: the subscription's secret).",
+);
+
+const POLLING_NOT_BUILT: Option<&str> =
+    Some("polling and backfill for this tool are not built yet; push its events through a custom_api connector's inbound webhook or the ingestion API meanwhile");
+
+pub const CATALOG: &[ConnectorType] = &[
+    ConnectorType {
+        id: "custom_api",
+        display_name: "Custom API",
+        description: "Any system you control: push through the ingestion API or a signed inbound webhook.",
+        auth: AuthKind::None,
+        credential_fields: &[],
+        config_fields: &[field(
+            "field_mapping",
+            FieldKind::FieldMapping,
+            false,
+            false,
+            "Per canonical field (title, body, external_id, severity, status, service, environment, team, external_url, source_created_at), a JSON pointer into inbound events that overrides the default mapping.",
+        )],
+        capabilities: Capabilities { push: true, poll: false, backfill: false },
+        available: true,
+        unavailable_reason: None,
+    },
+    ConnectorType {
+        id: "cloudwatch",
+        display_name: "Amazon CloudWatch (via SNS)",
+        description: "CloudWatch alarms delivered by an SNS topic to /v1/webhooks/{workspace_id}/cloudwatch; authenticated by the SNS message signature and this allow-list of topics.",
+        auth: AuthKind::None,
+        credential_fields: &[],
+        config_fields: &[field(
+            "topic_arns",
+            FieldKind::StringList,
+            true,
+            false,
+            "The SNS topic ARNs allowed to post alarms for this workspace.",
+        )],
+        capabilities: Capabilities { push: true, poll: false, backfill: false },
+        available: true,
+        unavailable_reason: None,
+    },
+    ConnectorType {
+        id: "jira",
+        display_name: "Jira Cloud",
+        description: "Issues from Jira projects.",
+        auth: AuthKind::ApiToken,
+        credential_fields: &[
+            field("email", FieldKind::String, true, false, "The Atlassian account email the token belongs to."),
+            field("api_token", FieldKind::String, true, true, "An Atlassian API token."),
+        ],
+        config_fields: &[
+            field("site_url", FieldKind::Url, true, false, "https://<your-site>.atlassian.net"),
+            field("project_keys", FieldKind::StringList, false, false, "Projects to import; all visible ones if absent."),
+        ],
+        capabilities: Capabilities { push: true, poll: true, backfill: true },
+        available: false,
+        unavailable_reason: POLLING_NOT_BUILT,
+    },
+    ConnectorType {
+        id: "pagerduty",
+        display_name: "PagerDuty",
+        description: "Incidents pushed by a PagerDuty webhook subscription to /v1/webhooks/{workspace_id}/pagerduty, \
+                      verified with the subscription's signing secret. Polling and backfill are not built yet.",
+        auth: AuthKind::None,
+        credential_fields: &[PROVIDER_WEBHOOK_SECRET],
+        config_fields: &[],
+        capabilities: Capabilities { push: true, poll: false, backfill: false },
+        available: true,
+        unavailable_reason: None,
+    },
+    ConnectorType {
+        id: "github",
+        display_name: "GitHub",
+        description: "Issues and failed workflow runs from GitHub repositories.",
+        auth: AuthKind::Oauth2,
+        credential_fields: &[],
+        config_fields: &[field("repositories", FieldKind::StringList, false, false, "owner/name of each repository to import.")],
+        capabilities: Capabilities { push: true, poll: true, backfill: true },
+        available: false,
+        unavailable_reason: Some("the GitHub OAuth flow, polling and backfill are not built yet"),
+    },
+    ConnectorType {
+        id: "servicenow",
+        display_name: "ServiceNow",
+        description: "Incidents from a ServiceNow instance.",
+        auth: AuthKind::ApiToken,
+        credential_fields: &[
+            field("username", FieldKind::String, true, false, "An integration user."),
+            field("password", FieldKind::String, true, true, "That user's password."),
+        ],
+        config_fields: &[field("instance_url", FieldKind::Url, true, false, "https://<instance>.service-now.com")],
+        capabilities: Capabilities { push: false, poll: true, backfill: true },
+        available: false,
+        unavailable_reason: POLLING_NOT_BUILT,
+    },
+    ConnectorType {
+        id: "datadog",
+        display_name: "Datadog",
+        description: "Monitors and events from Datadog.",
+        auth: AuthKind::ApiToken,
+        credential_fields: &[
+            field("api_key", FieldKind::String, true, true, "A Datadog API key."),
+            field("application_key", FieldKind::String, true, true, "A Datadog application key."),
+        ],
+        config_fields: &[field("site", FieldKind::String, false, false, "The Datadog site, e.g. datadoghq.eu; datadoghq.com if absent.")],
+        capabilities: Capabilities { push: true, poll: true, backfill: true },
+        available: false,
+        unavailable_reason: POLLING_NOT_BUILT,
+    },
+    ConnectorType {
+        id: "sentry",
+        display_name: "Sentry",
+        description: "Issues and alerts pushed by a Sentry integration to /v1/webhooks/{workspace_id}/sentry, \
+                      verified with the integration's Client Secret. Polling and backfill are not built yet.",
+        auth: AuthKind::None,
+        credential_fields: &[PROVIDER_WEBHOOK_SECRET],
+        config_fields: &[],
+        capabilities: Capabilities { push: true, poll: false, backfill: false },
+        available: true,
+        unavailable_reason: None,
+    },
+];
+
+pub fn connector_type(id: &str) -> Option<&'static ConnectorType> {
+    CATALOG.iter().find(|entry| entry.id == id)
+}
+
+/// Longest credential or config string accepted.
+pub const MAX_FIELD_VALUE_CHARS: usize = 4_096;
+const MAX_LIST_ITEMS: usize = 100;
+
+/// Checks `credentials` against the type: every required field present, no unknown field, each
+/// value a non-empty string. Errors name the field as `credentials.<name>` — never its value.
+pub fn validate_credentials(kind: &ConnectorType, credentials: &Map<String, Value>) -> Result<(), FieldError> {
+    validate_fields("credentials", kind.credential_fields, credentials)
+}
+
+/// Checks `config` against the type, as [`validate_credentials`] does, plus each kind's shape.
+pub fn validate_config(kind: &ConnectorType, config: &Map<String, Value>) -> Result<(), FieldError> {
+    validate_fields("config", kind.config_fields, config)
+}
+
+fn validate_fields(group: &str, specs: &[FieldSpec], values: &Map<String, Value>) -> Result<(), FieldError> {
+    for name in values.keys() {
+        if !specs.iter().any(|spec| spec.name == name) {
+            let known: Vec<&str> = specs.iter().map(|spec| spec.name).collect();
+            let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+            return Err(FieldError::new(
+                format!("{group}.{name}"),
+                "unknown_field",
+                format!("`{group}.{name}` is not a field of this connector type (known: {known})"),
+            ));
+        }
+    }
+    for spec in specs {
+        let path = format!("{group}.{}", spec.name);
+        match values.get(spec.name) {
+            None | Some(Value::Null) if spec.required => return Err(FieldError::missing(&path)),
+            None | Some(Value::Null) => {}
+            Some(value) => validate_value(&path, spec.kind, value)?,
+        }
+    }
+    Ok(())
+}
+
+fn validate_value(path: &str, kind: FieldKind, value: &Value) -> Result<(), FieldError> {
+    let text = |value: &Value| -> Result<(), FieldError> {
+        let Value::String(text) = value else { return Err(FieldError::wrong_type(path, "a string")) };
+        if text.trim().is_empty() {
+            return Err(FieldError::empty(path));
+        }
+        if text.chars().count() > MAX_FIELD_VALUE_CHARS {
+            return Err(FieldError::too_long(path, MAX_FIELD_VALUE_CHARS, "characters"));
+        }
+        Ok(())
+    };
+    match kind {
+        FieldKind::String => text(value),
+        FieldKind::Url => {
+            text(value)?;
+            if !value.as_str().is_some_and(|url| url.starts_with("https://")) {
+                return Err(FieldError::new(path, "invalid_value", format!("`{path}` must be an https URL")));
+            }
+            Ok(())
+        }
+        FieldKind::StringList => {
+            let Value::Array(items) = value else { return Err(FieldError::wrong_type(path, "an array of strings")) };
+            if items.len() > MAX_LIST_ITEMS {
+                return Err(FieldError::new(
+                    path,
+                    "too_many_items",
+                    format!("`{path}` holds at most {MAX_LIST_ITEMS} items"),
+                ));
+            }
+            items.iter().try_for_each(text)
+        }
+        FieldKind::FieldMapping => parse_field_mapping(path, value).map(|_| ()),
+    }
+}
+
+/// Type-specific rules beyond the field shapes.
+pub fn check_type_rules(kind: &ConnectorType, config: &Map<String, Value>) -> Result<(), FieldError> {
+    if kind.id == "cloudwatch" {
+        let arns = config.get("topic_arns").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        if arns.is_empty() {
+            return Err(FieldError::new(
+                "config.topic_arns",
+                "empty_field",
+                "`config.topic_arns` must list at least one SNS topic ARN",
+            ));
+        }
+        for arn in arns.iter().filter_map(Value::as_str) {
+            if !is_sns_topic_arn(arn) {
+                return Err(FieldError::new(
+                    "config.topic_arns",
+                    "invalid_value",
+                    format!("`{arn}` is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `arn:<partition>:sns:<region>:<12-digit account>:<topic name>`.
+pub fn is_sns_topic_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "sns", region, account, topic]
+        if partition.starts_with("aws")
+            && !region.is_empty()
+            && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+            && !topic.is_empty() && topic.len() <= 256
+            && topic.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn the_catalog_names_every_seed_tool_and_is_honest_about_availability() {
+        for id in ["custom_api", "cloudwatch", "jira", "pagerduty", "github", "servicenow", "datadog", "sentry"] {
+            let entry = connector_type(id).unwrap_or_else(|| panic!("{id} missing"));
+            assert_eq!(entry.available, entry.unavailable_reason.is_none(), "{id}");
+        }
+        assert!(connector_type("custom_api").unwrap().available);
+        assert!(!connector_type("jira").unwrap().available);
+        assert!(connector_type("zendesk").is_none());
+    }
+
+    #[test]
+    fn credentials_name_the_missing_or_unknown_field_never_the_value() {
+        let jira = connector_type("jira").unwrap();
+        let err = validate_credentials(jira, &object(json!({"email": "a@b.c"}))).unwrap_err();
+        assert_eq!((err.field.as_str(), err.error), ("credentials.api_token", "missing_field"));
+        let err =
+            validate_credentials(jira, &object(json!({"email": "a@b.c", "api_token": "s3cr3t", "extra": "s3cr3t"})))
+                .unwrap_err();
+        assert_eq!(err.field, "credentials.extra");
+        let err = validate_credentials(jira, &object(json!({"email": "a@b.c", "api_token": 42}))).unwrap_err();
+        assert_eq!(err.error, "invalid_type");
+        assert!(validate_credentials(jira, &object(json!({"email": "a@b.c", "api_token": "s3cr3t"}))).is_ok());
+        let custom = connector_type("custom_api").unwrap();
+        assert!(validate_credentials(custom, &Map::new()).is_ok());
+        let err = validate_credentials(custom, &object(json!({"token": "s3cr3t"}))).unwrap_err();
+        assert!(!err.message.contains("s3cr3t"));
+    }
+
+    #[test]
+    fn cloudwatch_needs_topic_arns() {
+        let cloudwatch = connector_type("cloudwatch").unwrap();
+        assert_eq!(validate_config(cloudwatch, &Map::new()).unwrap_err().field, "config.topic_arns");
+        let good = object(json!({"topic_arns": ["arn:aws:sns:us-east-1:123456789012:alarms"]}));
+        assert!(validate_config(cloudwatch, &good).is_ok() && check_type_rules(cloudwatch, &good).is_ok());
+        let bad = object(json!({"topic_arns": ["arn:aws:sqs:us-east-1:123456789012:q"]}));
+        assert_eq!(check_type_rules(cloudwatch, &bad).unwrap_err().error, "invalid_value");
+        assert_eq!(check_type_rules(cloudwatch, &object(json!({"topic_arns": []}))).unwrap_err().error, "empty_field");
+    }
+
+    #[test]
+    fn custom_api_mapping_must_be_pointers_to_known_fields() {
+        let custom = connector_type("custom_api").unwrap();
+        assert!(validate_config(custom, &object(json!({"field_mapping": {"title": "/alert/summary"}}))).is_ok());
+        let err = validate_config(custom, &object(json!({"field_mapping": {"title": "alert.summary"}}))).unwrap_err();
+        assert_eq!(err.field, "config.field_mapping.title");
+        let err = validate_config(custom, &object(json!({"field_mapping": {"colour": "/c"}}))).unwrap_err();
+        assert_eq!(err.field, "config.field_mapping.colour");
+    }
+}

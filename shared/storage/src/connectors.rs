@@ -1,0 +1,446 @@
+//! Connectors, their sync history, and webhook registrations (outbound endpoints and the inbound
+//! enablement of a connector), stored through the [`Table`] port like every other repository.
+//!
+//! Secrets and credentials arrive here already sealed (encrypted) by the API layer: this crate
+//! stores opaque strings and never sees a plaintext secret.
+
+use crate::repo::{Store, Versioned};
+use crate::schema::*;
+use crate::table::{Condition, Cursor, Index, Item, Query, SkRange, StoreError, Write};
+use causeloop_domain::{ConnectorId, WebhookId, WorkspaceId};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// How long sync history (including every inbound delivery) is kept before TTL removes it.
+pub const SYNC_HISTORY_RETENTION_SECONDS: i64 = 90 * 24 * 3600;
+
+/// A connector of one workspace. The API never serializes this type directly: it builds a view
+/// without `sealed_credentials`, so credentials stay write-only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connector {
+    pub id: ConnectorId,
+    pub workspace_id: WorkspaceId,
+    /// A catalog type: `custom_api`, `cloudwatch`, `jira`, ...
+    pub connector_type: String,
+    pub display_name: String,
+    /// `connected`, `disconnected`, `error`, ...
+    pub status: String,
+    pub enabled: bool,
+    /// Type-specific settings, e.g. cloudwatch `{"topic_arns": [...]}`, custom_api
+    /// `{"field_mapping": {"title": "/summary"}}`.
+    pub config: serde_json::Value,
+    /// The credentials object, sealed by the API layer with the service's master key.
+    #[serde(default)]
+    pub sealed_credentials: Option<String>,
+    /// Names of the credential fields that are set: safe to show, unlike their values.
+    #[serde(default)]
+    pub credential_fields: Vec<String>,
+    /// The webhook registration that enables inbound delivery for this connector, if any.
+    #[serde(default)]
+    pub inbound_webhook_id: Option<WebhookId>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One entry of a connector's sync history: a sync run, or one delivery received for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRecord {
+    /// A time-ordered `syn_` id (`SyncId::random`), so that history sorts by id.
+    pub id: String,
+    pub at: String,
+    /// `inbound`, `sync`, `provider_webhook`, `sns_confirmation`, ...
+    pub kind: String,
+    /// `success` or `failure`.
+    pub outcome: String,
+    pub issue_id: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What the id-only lookup item holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ConnectorLookup {
+    workspace_id: WorkspaceId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookDirection {
+    /// Causeloop posts events to `url`.
+    Outbound,
+    /// A source posts to this service's `/v1/webhooks/inbound/{connector_id}`, signed with the secret.
+    Inbound,
+}
+
+/// A signing secret, sealed by the API layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSecret {
+    pub sealed: String,
+    pub created_at: String,
+    /// RFC 3339; set on a previous secret that remains valid until then after a rotation.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+impl StoredSecret {
+    /// Times use the fixed-width format of `time_fmt::format_rfc3339`, so they compare as strings.
+    pub fn is_valid_at(&self, now: &str) -> bool {
+        self.expires_at.as_deref().is_none_or(|expires| expires > now)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: WebhookId,
+    pub workspace_id: WorkspaceId,
+    pub direction: WebhookDirection,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub connector_id: Option<ConnectorId>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub signing_secret: StoredSecret,
+    /// Secrets replaced by a rotation and still inside their grace period, newest first.
+    #[serde(default)]
+    pub previous_secrets: Vec<StoredSecret>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Webhook {
+    /// Every secret that verifies a signature at `now`: the current one, then unexpired previous ones.
+    pub fn secrets_valid_at<'a>(&'a self, now: &'a str) -> impl Iterator<Item = &'a StoredSecret> + 'a {
+        std::iter::once(&self.signing_secret).chain(self.previous_secrets.iter().filter(move |s| s.is_valid_at(now)))
+    }
+}
+
+/// What the inbound receiver needs, read from the connector id alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundTarget {
+    pub connector: Connector,
+    pub webhook: Option<Webhook>,
+}
+
+fn encode<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("entities serialize")
+}
+
+fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    serde_json::from_str(&item.data).map_err(|err| StoreError::Corrupt(format!("{} {}: {err}", item.pk, item.sk)))
+}
+
+fn connector_item(connector: &Connector, version: u64) -> Item {
+    Item::new(workspace_pk(connector.workspace_id.as_str()), connector_sk(connector.id.as_str()), encode(connector))
+        .with_gsi1(
+            connectors_by_type_index_pk(connector.workspace_id.as_str(), &connector.connector_type),
+            connector.id.as_str(),
+        )
+        .with_version(version)
+}
+
+fn webhook_item(webhook: &Webhook, version: u64) -> Item {
+    Item::new(workspace_pk(webhook.workspace_id.as_str()), webhook_sk(webhook.id.as_str()), encode(webhook))
+        .with_version(version)
+}
+
+impl Store {
+    async fn read<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<Versioned<T>>, StoreError> {
+        match self.table().get(pk, sk).await? {
+            None => Ok(None),
+            Some(item) => Ok(Some(Versioned { value: decode(&item)?, version: item.version })),
+        }
+    }
+
+    /// Up to `limit` items of `query` and the cursor after the last one, if more may follow.
+    async fn page_of<T: DeserializeOwned>(
+        &self,
+        query: Query,
+        limit: usize,
+    ) -> Result<(Vec<T>, Option<Cursor>), StoreError> {
+        // Expired items are filtered after the limit, so a page may come back short while more
+        // exist; keep reading until the page is full or the partition ends.
+        let limit = limit.max(1);
+        let mut query = query;
+        let index = query.index;
+        let mut found = Vec::new();
+        loop {
+            query.limit = limit - found.len();
+            let page = self.table().query(&query).await?;
+            let last = page.items.last().cloned();
+            for item in &page.items {
+                found.push(decode(item)?);
+            }
+            match page.next {
+                None => return Ok((found, None)),
+                Some(next) if found.len() >= limit => {
+                    return Ok((found, Some(last.map(|item| Cursor::after_item(&item, index)).unwrap_or(next))))
+                }
+                Some(next) => query.cursor = Some(next),
+            }
+        }
+    }
+
+    async fn all_of<T: DeserializeOwned>(&self, query: Query) -> Result<Vec<T>, StoreError> {
+        let mut query = query.limit(100);
+        let mut all = Vec::new();
+        loop {
+            let page = self.table().query(&query).await?;
+            for item in &page.items {
+                all.push(decode(item)?);
+            }
+            match page.next {
+                Some(next) => query.cursor = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    // --- connectors -------------------------------------------------------------------------
+
+    /// Creates a connector and its id lookup together; `ConditionFailed` if the id exists.
+    pub async fn insert_connector(&self, connector: &Connector) -> Result<(), StoreError> {
+        let lookup = ConnectorLookup { workspace_id: connector.workspace_id.clone() };
+        self.table()
+            .transact(vec![
+                Write::Put { item: connector_item(connector, 1), condition: Condition::NotExists },
+                Write::Put {
+                    item: Item::new(connector_id_pk(connector.id.as_str()), CONNECTOR_LOOKUP_SK, encode(&lookup)),
+                    condition: Condition::NotExists,
+                },
+            ])
+            .await
+    }
+
+    /// The workspace's connector `id`; a connector of another workspace is `None`, like an unknown one.
+    pub async fn connector(
+        &self,
+        ws: &WorkspaceId,
+        id: &ConnectorId,
+    ) -> Result<Option<Versioned<Connector>>, StoreError> {
+        self.read(&workspace_pk(ws.as_str()), &connector_sk(id.as_str())).await
+    }
+
+    /// Writes `connector` if the stored version is still `read_version`; returns the new version.
+    pub async fn save_connector(&self, connector: &Connector, read_version: u64) -> Result<u64, StoreError> {
+        let version = read_version + 1;
+        self.table()
+            .write(Write::Put { item: connector_item(connector, version), condition: Condition::Version(read_version) })
+            .await?;
+        Ok(version)
+    }
+
+    /// Deletes a connector, its id lookup (so its inbound URL stops authenticating at once) and
+    /// its inbound webhook registration. Returns the deleted connector, `None` if unknown.
+    pub async fn delete_connector(&self, ws: &WorkspaceId, id: &ConnectorId) -> Result<Option<Connector>, StoreError> {
+        let Some(Versioned { value: connector, version }) = self.connector(ws, id).await? else {
+            return Ok(None);
+        };
+        let mut writes = vec![
+            Write::Delete {
+                pk: workspace_pk(ws.as_str()),
+                sk: connector_sk(id.as_str()),
+                condition: Condition::Version(version),
+            },
+            Write::Delete {
+                pk: connector_id_pk(id.as_str()),
+                sk: CONNECTOR_LOOKUP_SK.into(),
+                condition: Condition::Always,
+            },
+        ];
+        if let Some(webhook) = &connector.inbound_webhook_id {
+            writes.push(Write::Delete {
+                pk: workspace_pk(ws.as_str()),
+                sk: webhook_sk(webhook.as_str()),
+                condition: Condition::Always,
+            });
+        }
+        self.table().transact(writes).await?;
+        Ok(Some(connector))
+    }
+
+    /// The workspace's connectors, oldest first (ids are time-ordered), one page.
+    pub async fn list_connectors(
+        &self,
+        ws: &WorkspaceId,
+        limit: usize,
+        cursor: Option<Cursor>,
+    ) -> Result<(Vec<Connector>, Option<Cursor>), StoreError> {
+        let query = Query::new(Index::Primary, workspace_pk(ws.as_str()))
+            .sk(SkRange::Prefix(CONNECTOR_SK_PREFIX.into()))
+            .after(cursor);
+        self.page_of(query, limit).await
+    }
+
+    /// Every connector of the workspace (for health reports).
+    pub async fn all_connectors(&self, ws: &WorkspaceId) -> Result<Vec<Connector>, StoreError> {
+        self.all_of(
+            Query::new(Index::Primary, workspace_pk(ws.as_str())).sk(SkRange::Prefix(CONNECTOR_SK_PREFIX.into())),
+        )
+        .await
+    }
+
+    /// Every connector of one type in the workspace, enabled or not, oldest first.
+    pub async fn connectors_of_type(
+        &self,
+        ws: &WorkspaceId,
+        connector_type: &str,
+    ) -> Result<Vec<Connector>, StoreError> {
+        self.all_of(Query::new(Index::Gsi1, connectors_by_type_index_pk(ws.as_str(), connector_type))).await
+    }
+
+    /// Resolves a bare connector id (the inbound URL names no workspace) to the connector and its
+    /// inbound webhook registration. `None` for an unknown or deleted connector.
+    pub async fn inbound_target(&self, id: &ConnectorId) -> Result<Option<InboundTarget>, StoreError> {
+        let Some(lookup) = self.read::<ConnectorLookup>(&connector_id_pk(id.as_str()), CONNECTOR_LOOKUP_SK).await?
+        else {
+            return Ok(None);
+        };
+        let Some(connector) = self.connector(&lookup.value.workspace_id, id).await? else {
+            return Ok(None);
+        };
+        let connector = connector.value;
+        let webhook = match &connector.inbound_webhook_id {
+            Some(webhook) => self.webhook(&connector.workspace_id, webhook).await?.map(|v| v.value),
+            None => None,
+        };
+        Ok(Some(InboundTarget { connector, webhook }))
+    }
+
+    // --- sync history -----------------------------------------------------------------------
+
+    /// Appends one entry to the connector's history. Idempotent per record id; kept for
+    /// [`SYNC_HISTORY_RETENTION_SECONDS`].
+    pub async fn record_sync(
+        &self,
+        ws: &WorkspaceId,
+        connector: &ConnectorId,
+        record: &SyncRecord,
+    ) -> Result<(), StoreError> {
+        let item = Item::new(sync_records_pk(ws.as_str(), connector.as_str()), record.id.clone(), encode(record))
+            .expiring_at(crate::unix_now() + SYNC_HISTORY_RETENTION_SECONDS);
+        self.table().write(Write::Put { item, condition: Condition::Always }).await
+    }
+
+    /// The connector's history, newest first, one page.
+    pub async fn sync_records(
+        &self,
+        ws: &WorkspaceId,
+        connector: &ConnectorId,
+        limit: usize,
+        cursor: Option<Cursor>,
+    ) -> Result<(Vec<SyncRecord>, Option<Cursor>), StoreError> {
+        let query =
+            Query::new(Index::Primary, sync_records_pk(ws.as_str(), connector.as_str())).descending().after(cursor);
+        self.page_of(query, limit).await
+    }
+
+    /// Entries whose id is at or after `since_id` (a `SyncId` built for a point in time), newest
+    /// first, at most `max`.
+    pub async fn sync_records_since(
+        &self,
+        ws: &WorkspaceId,
+        connector: &ConnectorId,
+        since_id: &str,
+        max: usize,
+    ) -> Result<Vec<SyncRecord>, StoreError> {
+        let query = Query::new(Index::Primary, sync_records_pk(ws.as_str(), connector.as_str()))
+            .sk(SkRange::AtLeast(since_id.to_string()))
+            .descending();
+        Ok(self.page_of(query, max).await?.0)
+    }
+
+    // --- webhooks ---------------------------------------------------------------------------
+
+    /// Registers an outbound endpoint; `ConditionFailed` if the id exists.
+    pub async fn insert_webhook(&self, webhook: &Webhook) -> Result<(), StoreError> {
+        self.table().write(Write::Put { item: webhook_item(webhook, 1), condition: Condition::NotExists }).await
+    }
+
+    /// Registers the inbound enablement `webhook` for `connector` (read at `connector_version`),
+    /// linking the two in one transaction. `ConditionFailed` if the connector changed meanwhile
+    /// (for example another registration won the race).
+    pub async fn enable_inbound(
+        &self,
+        webhook: &Webhook,
+        connector: &Connector,
+        connector_version: u64,
+    ) -> Result<(), StoreError> {
+        let mut linked = connector.clone();
+        linked.inbound_webhook_id = Some(webhook.id.clone());
+        linked.updated_at = webhook.created_at.clone();
+        self.table()
+            .transact(vec![
+                Write::Put { item: webhook_item(webhook, 1), condition: Condition::NotExists },
+                Write::Put {
+                    item: connector_item(&linked, connector_version + 1),
+                    condition: Condition::Version(connector_version),
+                },
+            ])
+            .await
+    }
+
+    pub async fn webhook(&self, ws: &WorkspaceId, id: &WebhookId) -> Result<Option<Versioned<Webhook>>, StoreError> {
+        self.read(&workspace_pk(ws.as_str()), &webhook_sk(id.as_str())).await
+    }
+
+    /// Writes `webhook` if the stored version is still `read_version`; returns the new version.
+    pub async fn save_webhook(&self, webhook: &Webhook, read_version: u64) -> Result<u64, StoreError> {
+        let version = read_version + 1;
+        self.table()
+            .write(Write::Put { item: webhook_item(webhook, version), condition: Condition::Version(read_version) })
+            .await?;
+        Ok(version)
+    }
+
+    /// The workspace's registrations, oldest first, one page.
+    pub async fn list_webhooks(
+        &self,
+        ws: &WorkspaceId,
+        limit: usize,
+        cursor: Option<Cursor>,
+    ) -> Result<(Vec<Webhook>, Option<Cursor>), StoreError> {
+        let query = Query::new(Index::Primary, workspace_pk(ws.as_str()))
+            .sk(SkRange::Prefix(WEBHOOK_SK_PREFIX.into()))
+            .after(cursor);
+        self.page_of(query, limit).await
+    }
+
+    /// Every registration of the workspace (for fan-out of events and health reports).
+    pub async fn all_webhooks(&self, ws: &WorkspaceId) -> Result<Vec<Webhook>, StoreError> {
+        self.all_of(Query::new(Index::Primary, workspace_pk(ws.as_str())).sk(SkRange::Prefix(WEBHOOK_SK_PREFIX.into())))
+            .await
+    }
+
+    /// Deletes a registration. Deleting an inbound enablement also unlinks it from its connector
+    /// in the same transaction, so the connector's inbound URL answers 401 from then on.
+    pub async fn delete_webhook(&self, ws: &WorkspaceId, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
+        loop {
+            let Some(Versioned { value: webhook, version }) = self.webhook(ws, id).await? else {
+                return Ok(None);
+            };
+            let mut writes = vec![Write::Delete {
+                pk: workspace_pk(ws.as_str()),
+                sk: webhook_sk(id.as_str()),
+                condition: Condition::Version(version),
+            }];
+            if let (WebhookDirection::Inbound, Some(connector_id)) = (webhook.direction, &webhook.connector_id) {
+                if let Some(Versioned { value: mut connector, version: connector_version }) =
+                    self.connector(ws, connector_id).await?
+                {
+                    if connector.inbound_webhook_id.as_ref() == Some(id) {
+                        connector.inbound_webhook_id = None;
+                        writes.push(Write::Put {
+                            item: connector_item(&connector, connector_version + 1),
+                            condition: Condition::Version(connector_version),
+                        });
+                    }
+                }
+            }
+            match self.table().transact(writes).await {
+                Ok(()) => return Ok(Some(webhook)),
+                // The webhook or its connector changed between the reads and the write: re-read.
+                Err(StoreError::ConditionFailed) => continue,
+                Err(err) => return Err(err),
+            }
+        }
+    }
+}

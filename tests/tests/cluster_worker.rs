@@ -1,0 +1,112 @@
+//! The cluster worker on both backends, driven directly (no poller): two workers with their own
+//! engine caches race on one workspace's engine state and pattern records, and a redelivered
+//! batch changes nothing.
+
+use causeloop_api::ingest::upsert_issue;
+use causeloop_api::messages::ClusterRequest;
+use causeloop_api::workers::cluster::ClusterWorker;
+use causeloop_api::workers::WorkMessage;
+use causeloop_domain::ids::PatternId;
+use causeloop_domain::ingest::normalize_record;
+use causeloop_domain::{IssueId, WorkspaceId};
+use causeloop_http::{AppState, Settings};
+use causeloop_patterns::Engine;
+use causeloop_storage::patterns::{PatternFilter, PatternSort};
+use causeloop_tests::{stores, Backend, Stores};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+
+const NAMES: [&str; 12] =
+    ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "oscar"];
+
+fn title(cause: usize, n: usize) -> String {
+    match cause {
+        0 => format!("Disk full on db-{n} volume /var/lib/data{n}"),
+        1 => format!("Timeout after {}ms calling payments-api", 100 * n + 7),
+        _ => format!("User {} failed login from 10.0.{n}.1", NAMES[n]),
+    }
+}
+
+fn message(workspace: &WorkspaceId, issue: &IssueId) -> WorkMessage {
+    let request = ClusterRequest { workspace_id: workspace.clone(), issue_id: issue.clone(), job_id: None };
+    WorkMessage { id: format!("m-{issue}"), body: serde_json::to_string(&request).unwrap(), receive_count: 1 }
+}
+
+async fn two_workers_race_and_lose_nothing(stores: Stores) {
+    let state = AppState::new(stores.table.clone(), stores.queue.clone(), Settings::default());
+    let workspace = WorkspaceId::random(1, rand::random());
+    let mut issues: Vec<(usize, IssueId)> = Vec::new();
+    for n in 0..12 {
+        for cause in 0..3 {
+            let record = normalize_record(&json!({
+                "source": "custom_api", "external_id": format!("c{cause}-{n}"), "title": title(cause, n),
+            }))
+            .unwrap();
+            let now = causeloop_http::now_rfc3339();
+            let (issue, _) =
+                upsert_issue(&state.store, &workspace, &record, &format!("e{cause}-{n}"), &now).await.unwrap();
+            issues.push((cause, issue.id));
+        }
+    }
+    // Each worker takes every other Issue, in small batches, at the same time.
+    let race = |worker: ClusterWorker, parity: usize| {
+        let (state, workspace) = (state.clone(), workspace.clone());
+        let mine: Vec<IssueId> =
+            issues.iter().enumerate().filter(|(at, _)| at % 2 == parity).map(|(_, (_, id))| id.clone()).collect();
+        tokio::spawn(async move {
+            for batch in mine.chunks(3) {
+                let messages = batch.iter().map(|id| message(&workspace, id)).collect();
+                let failed = worker.handle_batch(&state, messages).await;
+                assert!(failed.is_empty(), "{failed:?}");
+            }
+        })
+    };
+    let (a, b) = tokio::join!(race(ClusterWorker::new(), 0), race(ClusterWorker::new(), 1));
+    a.unwrap();
+    b.unwrap();
+
+    let check = || async {
+        let (patterns, _) = state
+            .store
+            .list_patterns(&workspace, &PatternFilter::default(), PatternSort::Count, 50, None)
+            .await
+            .unwrap();
+        assert_eq!(patterns.iter().map(|p| p.issue_count).collect::<Vec<_>>(), [12, 12, 12], "{patterns:#?}");
+        let mut by_cause: BTreeMap<usize, BTreeSet<PatternId>> = BTreeMap::new();
+        for (cause, id) in &issues {
+            let issue = state.store.issue(&workspace, id).await.unwrap().unwrap().value;
+            let named = PatternId::parse(issue.pattern_id.as_deref().expect("every Issue has its pattern")).unwrap();
+            let live = state.store.resolve_pattern(&workspace, &named).await.unwrap().expect("it resolves").value;
+            assert!(state.store.is_pattern_member(&workspace, &live.id, id).await.unwrap());
+            by_cause.entry(*cause).or_default().insert(live.id);
+        }
+        assert!(by_cause.values().all(|ids| ids.len() == 1), "one pattern per cause: {by_cause:?}");
+        patterns
+    };
+    let before = check().await;
+
+    // The saved engine state holds every template both workers created.
+    let stored = state.store.engine_state(&workspace).await.unwrap().expect("state saved");
+    let engine = Engine::from_bytes(&stored.bytes).unwrap();
+    assert_eq!(engine.len(), 3, "{:?}", engine.patterns().map(|p| &p.template).collect::<Vec<_>>());
+
+    // Redelivery of everything, by a third worker with a cold cache: nothing counts twice.
+    let all: Vec<WorkMessage> = issues.iter().map(|(_, id)| message(&workspace, id)).collect();
+    for batch in all.chunks(10) {
+        assert!(ClusterWorker::new().handle_batch(&state, batch.to_vec()).await.is_empty());
+    }
+    let after = check().await;
+    assert_eq!(before, after, "a redelivered batch changes no pattern record");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_race_sqlite() {
+    two_workers_race_and_lose_nothing(stores(Backend::Sqlite).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_race_moto() {
+    if let Some(stores) = stores(Backend::Moto).await {
+        two_workers_race_and_lose_nothing(stores).await;
+    }
+}
