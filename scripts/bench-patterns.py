@@ -131,7 +131,7 @@ def run_synthetic(state_cmd, bench_root, n, seed):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cmd", default=os.path.join(TARGET, "release/examples/assign"),
+    ap.add_argument("--cmd", default=os.path.join(TARGET, "release/causeloop") + " patterns assign",
                     help="command that reads records on stdin and prints one id per line "
                          "(a string is run through the shell, e.g. 'target/release/causeloop patterns assign')")
     ap.add_argument("--bench-root", default=os.path.join(os.path.dirname(REPO), "shared", "bench"))

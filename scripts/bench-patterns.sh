@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds the assign/state examples, installs Drain3 into .venv-bench (once) and runs the
+# Builds `causeloop` (its `patterns assign` is what is scored) and the state example, installs Drain3 into .venv-bench (once) and runs the
 # pattern-engine benchmark against Drain3 (default settings). Extra arguments go to the .py,
-# e.g. --synthetic 100000, or --cmd 'target/release/causeloop patterns assign'.
+# e.g. --synthetic 100000, or --cmd '<another command that reads records and prints ids>'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release -p causeloop-patterns --example assign --example state
+cargo build --release -p causeloop -p causeloop-patterns --example state
 if [ ! -x .venv-bench/bin/python ]; then
   python3 -m venv .venv-bench
   .venv-bench/bin/pip install --quiet 'drain3==0.9.11'
