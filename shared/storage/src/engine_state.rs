@@ -122,6 +122,12 @@ impl Store {
         Err(StoreError::Throttled)
     }
 
+    /// The version of the workspace's stored state, without reading its chunks: lets a worker
+    /// holding a cached engine confirm it is still current.
+    pub async fn engine_state_version(&self, workspace: &WorkspaceId) -> Result<Option<u64>, StoreError> {
+        Ok(self.table().get(&workspace_pk(workspace.as_str()), ENGINE_STATE_SK).await?.map(|head| head.version))
+    }
+
     /// Saves `bytes` as the state that follows `read` (`None`: there must be no state yet).
     /// `ConditionFailed` means another writer saved first: re-read, re-apply, retry.
     pub async fn save_engine_state(

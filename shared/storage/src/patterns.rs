@@ -149,6 +149,15 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let (condition, version) = condition_for(read_version);
         let mut writes = vec![Write::Put { item: pattern_item(record, version), condition }];
+        if read_version.is_none() {
+            // A record is never created for an id that a merge already turned into an alias:
+            // the writer must re-resolve and count into the survivor instead.
+            writes.push(Write::Check {
+                pk: workspace_pk(record.workspace_id.as_str()),
+                sk: pattern_alias_sk(record.id.as_str()),
+                condition: Condition::NotExists,
+            });
+        }
         if let Some(issue) = new_member {
             writes.push(Write::Put {
                 item: member_item(&record.workspace_id, &record.id, issue),
@@ -192,7 +201,9 @@ impl Store {
         self.table().transact(writes).await
     }
 
-    /// Makes `alias` answer as `survivor` (for a merged-away id that never had a record of its own).
+    /// Makes `alias` answer as `survivor`, for a merged-away id that has no record of its own —
+    /// atomically with checking that it still has none. `ConditionFailed` means a record appeared
+    /// meanwhile (another worker counted an Issue into it): fold that record instead.
     pub async fn alias_pattern(
         &self,
         workspace: &WorkspaceId,
@@ -200,7 +211,14 @@ impl Store {
         survivor: &PatternId,
     ) -> Result<(), StoreError> {
         self.table()
-            .write(Write::Put { item: alias_item(workspace, alias, survivor), condition: Condition::Always })
+            .transact(vec![
+                Write::Check {
+                    pk: workspace_pk(workspace.as_str()),
+                    sk: pattern_sk(alias.as_str()),
+                    condition: Condition::NotExists,
+                },
+                Write::Put { item: alias_item(workspace, alias, survivor), condition: Condition::Always },
+            ])
             .await
     }
 

@@ -239,6 +239,12 @@ impl ClusterWorker {
                         return Err(err);
                     }
                 }
+            } else if store.engine_state_version(workspace).await? != current.stored.as_ref().map(|v| v.version) {
+                // Plain hits skip the conditional save, so confirm they were made against the
+                // latest saved state: another container may have learned templates since this
+                // cache was loaded, and assigning with the stale engine would split a pattern.
+                *cached = None;
+                continue;
             }
             let engine = &current.engine;
             let resolve = |id: u64| engine.resolve(causeloop_patterns::PatternId(id)).map_or(id, |live| live.0);
@@ -293,7 +299,10 @@ async fn apply_merge(
     let survivor_id = PatternId::for_engine_id(workspace, survivor);
     for _ in 0..WRITE_ATTEMPTS {
         let Some(victim_record) = store.pattern(workspace, &victim_id).await? else {
-            return store.alias_pattern(workspace, &victim_id, &survivor_id).await;
+            match store.alias_pattern(workspace, &victim_id, &survivor_id).await {
+                Err(StoreError::ConditionFailed) => continue,
+                done => return done,
+            }
         };
         // Members first: once the alias is visible, every Issue of the victim counts in the survivor.
         store.copy_pattern_members(workspace, &victim_id, &survivor_id).await?;
