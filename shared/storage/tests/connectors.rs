@@ -5,52 +5,12 @@
 
 use causeloop_domain::{ConnectorId, SyncId, WebhookId, WorkspaceId};
 use causeloop_storage::connectors::{Connector, StoredSecret, SyncRecord, Webhook, WebhookDirection};
-use causeloop_storage::dynamo::DynamoTable;
 use causeloop_storage::sqlite::SqliteStore;
-use causeloop_storage::{Store, StoreError, Table};
+use causeloop_storage::{Store, StoreError};
 use serde_json::json;
 use std::sync::Arc;
 
-fn moto_endpoint() -> Option<String> {
-    match std::env::var("MOTO_ENDPOINT") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var("CAUSELOOP_REQUIRE_MOTO").is_ok() => {
-            panic!("MOTO_ENDPOINT must be set by scripts/test.sh")
-        }
-        Err(_) => None,
-    }
-}
-
-async fn dynamo(endpoint: &str) -> Arc<dyn Table> {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(endpoint)
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
-    let name = format!("connectors-{:016x}", rand::random::<u64>());
-    DynamoTable::create_table(&client, &name).await.expect("create table in moto");
-    Arc::new(DynamoTable::new(client, name))
-}
-
-macro_rules! both_adapters {
-    ($name:ident, $case:ident) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                $case(Store::new(Arc::new(SqliteStore::in_memory().unwrap()))).await;
-            }
-            #[tokio::test]
-            async fn dynamodb() {
-                if let Some(endpoint) = moto_endpoint() {
-                    $case(Store::new(dynamo(&endpoint).await)).await;
-                }
-            }
-        }
-    };
-}
+mod common;
 
 fn workspace() -> WorkspaceId {
     WorkspaceId::random(1_700_000_000_000, rand::random())

@@ -7,10 +7,8 @@
 
 use causeloop_domain::issue::Issue;
 use causeloop_domain::{IssueStatus, KeyId, ScopeSet, Severity, WorkspaceId};
-use causeloop_storage::dynamo::DynamoTable;
 use causeloop_storage::repo::{ApiKeyRecord, IssueFilter};
 use causeloop_storage::sqlite::SqliteStore;
-use causeloop_storage::sqs::SqsQueues;
 use causeloop_storage::table::MAX_TRANSACTION_WRITES;
 use causeloop_storage::{
     unix_now, Condition, Cursor, Index, Item, OutMessage, Query, Queue, QueueName, SkRange, Store, StoreError, Table,
@@ -18,49 +16,8 @@ use causeloop_storage::{
 };
 use std::sync::Arc;
 
-/// The moto endpoint, or `None` when running outside the test script. Under the test script
-/// (`CAUSELOOP_REQUIRE_MOTO=1`) a missing endpoint fails instead of skipping.
-fn moto_endpoint() -> Option<String> {
-    match std::env::var("MOTO_ENDPOINT") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var("CAUSELOOP_REQUIRE_MOTO").is_ok() => {
-            panic!("MOTO_ENDPOINT must be set by scripts/test.sh")
-        }
-        Err(_) => {
-            eprintln!("MOTO_ENDPOINT not set: skipping the AWS adapter half of this case (run scripts/test.sh)");
-            None
-        }
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{:016x}", rand::random::<u64>())
-}
-
-async fn dynamo(endpoint: &str) -> Arc<dyn Table> {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(endpoint)
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
-    let name = unique("contract");
-    DynamoTable::create_table(&client, &name).await.expect("create table in moto");
-    Arc::new(DynamoTable::new(client, name))
-}
-
-async fn sqs(endpoint: &str) -> Arc<dyn Queue> {
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(endpoint)
-        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "moto"))
-        .build();
-    let client = aws_sdk_sqs::Client::from_conf(config);
-    let urls = SqsQueues::create_queues(&client, &unique("contract")).await.expect("create queues in moto");
-    Arc::new(SqsQueues::new(client, urls))
-}
+mod common;
+use common::{dynamo, moto_endpoint};
 
 /// Runs a table case on both adapters.
 macro_rules! table_contract {
@@ -92,7 +49,7 @@ macro_rules! queue_contract {
             #[tokio::test]
             async fn sqs() {
                 if let Some(endpoint) = moto_endpoint() {
-                    $case(super::sqs(&endpoint).await).await;
+                    $case(common::sqs(&endpoint).await).await;
                 }
             }
         }

@@ -8,58 +8,15 @@ use causeloop_domain::ingest::normalize_record;
 use causeloop_domain::issue::Issue;
 use causeloop_domain::pattern::PatternRecord;
 use causeloop_domain::{IssueId, WorkspaceId};
-use causeloop_storage::dynamo::DynamoTable;
 use causeloop_storage::engine_state::CHUNK_CHARS;
 use causeloop_storage::patterns::{PatternFilter, PatternSort};
 use causeloop_storage::schema::engine_chunks_pk;
 use causeloop_storage::sqlite::SqliteStore;
-use causeloop_storage::{Index, Query, Store, StoreError, Table};
+use causeloop_storage::{Index, Query, Store, StoreError};
 use serde_json::json;
 use std::sync::Arc;
 
-fn moto_endpoint() -> Option<String> {
-    match std::env::var("MOTO_ENDPOINT") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var("CAUSELOOP_REQUIRE_MOTO").is_ok() => {
-            panic!("MOTO_ENDPOINT must be set by scripts/test.sh")
-        }
-        Err(_) => {
-            eprintln!("MOTO_ENDPOINT not set: skipping the DynamoDB half of this case (run scripts/test.sh)");
-            None
-        }
-    }
-}
-
-async fn dynamo(endpoint: &str) -> Arc<dyn Table> {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(endpoint)
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
-    let name = format!("engine-state-{:016x}", rand::random::<u64>());
-    DynamoTable::create_table(&client, &name).await.expect("create table in moto");
-    Arc::new(DynamoTable::new(client, name))
-}
-
-macro_rules! both_adapters {
-    ($name:ident, $case:ident) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $case(Store::new(Arc::new(SqliteStore::in_memory().unwrap()))).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn dynamodb() {
-                if let Some(endpoint) = moto_endpoint() {
-                    $case(Store::new(dynamo(&endpoint).await)).await;
-                }
-            }
-        }
-    };
-}
+mod common;
 
 fn workspace() -> WorkspaceId {
     WorkspaceId::random(1, rand::random())
