@@ -1,7 +1,9 @@
 //! `causeloop serve`: every route family and worker in one process, on the embedded store.
 
 use anyhow::Context;
+use causeloop_api::outbound::OutboundClient;
 use causeloop_api::provisioning::create_key;
+use causeloop_api::workers::deliver::DeliverWorker;
 use causeloop_api::workers::{self, cluster};
 use causeloop_domain::ScopeSet;
 use causeloop_http::{AppState, Settings};
@@ -51,6 +53,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(workers::poll_queue(state.queue.clone(), QueueName::Cluster, move |batch| {
         let state = worker_state.clone();
         async move { cluster::handle_batch(&state, batch).await }
+    }));
+
+    let deliver =
+        DeliverWorker::new(state.clone(), OutboundClient::new(args.allow_private_targets).map_err(anyhow::Error::msg)?);
+    tokio::spawn(workers::poll_queue(state.queue.clone(), QueueName::Delivery, move |batch| {
+        let deliver = deliver.clone();
+        async move { deliver.handle_batch(batch).await }
     }));
 
     let listener =

@@ -116,6 +116,7 @@ async fn main() {
             id: n.to_string(),
             body: serde_json::to_string(&request).expect("serializes"),
             receive_count: 1,
+            receipt: String::new(),
         });
     }
     let ingest_seconds = started.elapsed().as_secs_f64();

@@ -17,6 +17,11 @@ impl CrashAfterWrites {
         Self { inner, remaining: AtomicIsize::new(writes_before_crash) }
     }
 
+    /// Lets `writes` more writes through, then fails again (a crash, or DynamoDB throttling).
+    pub fn fail_after(&self, writes: isize) {
+        self.remaining.store(writes, Ordering::SeqCst);
+    }
+
     /// Ends the outage: every later write goes through.
     pub fn heal(&self) {
         self.remaining.store(isize::MAX, Ordering::SeqCst);

@@ -2,8 +2,10 @@
 //! store — embedded SQLite, or DynamoDB + SQS served by moto — with the cluster worker polling
 //! its queue, exactly as `causeloop serve` runs.
 
+use causeloop_api::outbound::OutboundClient;
 use causeloop_api::provisioning::{create_key, CreatedKey};
-use causeloop_api::workers::{self, cluster};
+use causeloop_api::workers::deliver::DeliverWorker;
+use causeloop_api::workers::{self, cluster, WorkMessage};
 use causeloop_domain::ScopeSet;
 use causeloop_http::{AppState, Settings};
 use causeloop_storage::dynamo::DynamoTable;
@@ -17,6 +19,7 @@ use std::time::Duration;
 pub mod counting;
 pub mod faults;
 pub mod integrations;
+pub mod receiver;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -169,6 +172,34 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("job never completed: {last}");
+    }
+
+    /// A delivery worker on this app's state, its client allowed to reach loopback receivers
+    /// (`allow_private`) or not, with attempts timing out after two seconds.
+    pub fn deliver_worker(&self, allow_private: bool) -> DeliverWorker {
+        let client = OutboundClient::with_timeout(allow_private, Duration::from_secs(2)).expect("client");
+        DeliverWorker::new(self.state.clone(), client)
+    }
+
+    /// Runs a delivery worker over the delivery queue, as `causeloop serve` does.
+    pub fn start_delivery_worker(&self) {
+        let worker = self.deliver_worker(true);
+        tokio::spawn(workers::poll_queue(self.state.queue.clone(), QueueName::Delivery, move |batch| {
+            let worker = worker.clone();
+            async move { worker.handle_batch(batch).await }
+        }));
+    }
+
+    /// Every message visible on the delivery queue now, received (hidden for 30 s, not deleted).
+    pub async fn delivery_messages(&self) -> Vec<WorkMessage> {
+        let mut messages = Vec::new();
+        loop {
+            let batch = self.state.queue.receive(QueueName::Delivery, 10, 30).await.expect("receive");
+            if batch.is_empty() {
+                return messages;
+            }
+            messages.extend(batch.iter().map(WorkMessage::from));
+        }
     }
 
     /// Every event envelope currently on the delivery queue (consumed).

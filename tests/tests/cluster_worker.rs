@@ -29,7 +29,12 @@ fn title(cause: usize, n: usize) -> String {
 
 fn message(workspace: &WorkspaceId, issue: &IssueId) -> WorkMessage {
     let request = ClusterRequest { workspace_id: workspace.clone(), issue_id: issue.clone(), job_id: None };
-    WorkMessage { id: format!("m-{issue}"), body: serde_json::to_string(&request).unwrap(), receive_count: 1 }
+    WorkMessage {
+        id: format!("m-{issue}"),
+        body: serde_json::to_string(&request).unwrap(),
+        receive_count: 1,
+        receipt: String::new(),
+    }
 }
 
 async fn two_workers_race_and_lose_nothing(stores: Stores) {

@@ -29,7 +29,7 @@ async fn inbound_registration_follows_the_seed(app: TestApp) {
     assert_eq!(created["enabled"], true);
     let secret = created["signing_secret"].as_str().unwrap();
     let random = secret.strip_prefix("whsec_").expect("whsec_ prefix");
-    assert!(random.len() >= 43, "at least 32 random bytes, base64url: {secret}");
+    assert!(random.len() >= 43, "at least 32 random bytes, base64: {secret}");
     let webhook_id = created["id"].as_str().unwrap();
     assert!(webhook_id.starts_with("whk_"));
 

@@ -22,7 +22,8 @@ use bytes::Bytes;
 use causeloop_domain::catalog::{
     check_type_rules, connector_type, validate_config, validate_credentials, ConnectorType, CATALOG,
 };
-use causeloop_domain::{ConnectorId, FieldError, Scope, SyncId, WorkspaceId};
+use causeloop_domain::delivery::DeliveryStatus;
+use causeloop_domain::{ConnectorId, DeliveryId, FieldError, Scope, SyncId, WorkspaceId};
 use causeloop_http::body::json_object;
 use causeloop_http::pagination::{page_body, page_cursor, page_limit};
 use causeloop_http::{now_millis, now_rfc3339, ApiError, AppState, Principal};
@@ -384,8 +385,8 @@ async fn syncs(
 }
 
 /// `GET /v1/integrations/health`: per connector its status, last event and the last 24 hours'
-/// deliveries and errors; per outbound endpoint its state. Delivery success rates are `null`
-/// until delivery history exists.
+/// deliveries and errors; per outbound endpoint its state and the last 24 hours' deliveries by
+/// status, with the success rate of those that finished (`null` when none has).
 async fn health(State(state): State<AppState>, principal: Principal) -> Result<impl IntoResponse, ApiError> {
     principal.require(Scope::ConnectorsRead)?;
     let workspace = &principal.workspace_id;
@@ -412,22 +413,32 @@ async fn health(State(state): State<AppState>, principal: Principal) -> Result<i
             "window_truncated": window.len() == HEALTH_WINDOW_RECORDS,
         }));
     }
-    let endpoints: Vec<Value> = state
-        .store
-        .all_webhooks(workspace)
-        .await?
-        .into_iter()
-        .filter(|webhook| webhook.direction == WebhookDirection::Outbound)
-        .map(|webhook| {
-            json!({
-                "id": webhook.id,
-                "url": webhook.url,
-                "enabled": webhook.enabled,
-                "event_types": webhook.event_types,
-                "deliveries_24h": null,
-                "delivery_success_rate": null,
-            })
-        })
-        .collect();
+    let since_delivery = DeliveryId::random(since_millis, [0; 10]);
+    let mut endpoints = Vec::new();
+    for webhook in state.store.all_webhooks(workspace).await? {
+        if webhook.direction != WebhookDirection::Outbound {
+            continue;
+        }
+        let window =
+            state.store.deliveries_since(workspace, &webhook.id, &since_delivery, HEALTH_WINDOW_RECORDS).await?;
+        let count = |status| window.iter().filter(|delivery| delivery.status == status).count();
+        let (succeeded, failed) = (count(DeliveryStatus::Succeeded), count(DeliveryStatus::Failed));
+        let finished = succeeded + failed;
+        endpoints.push(json!({
+            "id": webhook.id,
+            "url": webhook.url,
+            "enabled": webhook.enabled,
+            "disabled_reason": webhook.disabled_reason,
+            "failing_since": webhook.failing_since,
+            "event_types": webhook.event_types,
+            "deliveries_24h": window.len(),
+            "succeeded_24h": succeeded,
+            "failed_24h": failed,
+            "pending_24h": count(DeliveryStatus::Pending),
+            // Of the deliveries that finished; null when none has.
+            "delivery_success_rate": (finished > 0).then(|| succeeded as f64 / finished as f64),
+            "window_truncated": window.len() == HEALTH_WINDOW_RECORDS,
+        }));
+    }
     Ok(Json(json!({"checked_at": now_rfc3339(), "connectors": connectors, "outbound_endpoints": endpoints})))
 }

@@ -17,10 +17,8 @@ pub fn envelope(
     data: Value,
     now: &str,
 ) -> EventEnvelope {
-    let type_name =
-        serde_json::to_value(event_type).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     EventEnvelope {
-        id: EventId::from_body(derived_body("causeloop/event/v1", &[workspace.as_str(), &type_name, cause])),
+        id: EventId::from_body(derived_body("causeloop/event/v1", &[workspace.as_str(), event_type.as_str(), cause])),
         event_type,
         created_at: now.to_string(),
         workspace_id: workspace.clone(),

@@ -6,12 +6,14 @@
 
 pub mod alerts;
 pub mod connectors;
+pub mod deliveries;
 pub mod events;
 mod fields;
 pub mod inbound;
 pub mod ingest;
 pub mod issues;
 pub mod messages;
+pub mod outbound;
 pub mod patterns;
 pub mod provisioning;
 pub mod secrets;

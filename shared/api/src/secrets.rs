@@ -2,7 +2,7 @@
 //! [`causeloop_http::Settings::secret_box`] before they reach storage, opened only to verify or
 //! sign. See `causeloop_domain::sealed` for why they are encrypted rather than hashed.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use causeloop_domain::keys::WEBHOOK_SECRET_PREFIX;
 use causeloop_domain::sealed::SecretBox;
@@ -14,10 +14,12 @@ use serde_json::{Map, Value};
 /// Random bytes in every signing secret (the seed asks for at least 32).
 pub const SIGNING_SECRET_BYTES: usize = 32;
 
-/// A new `whsec_` secret. Sources use the whole string, prefix included, as the HMAC key.
+/// A new `whsec_` secret: the prefix and standard base64 of 32 random bytes, the form Standard
+/// Webhooks libraries take (they HMAC with the decoded bytes). `x-causeloop-signature` uses the
+/// whole string, prefix included, as the HMAC key, as the seed's receivers do.
 pub fn new_signing_secret() -> String {
     let random: [u8; SIGNING_SECRET_BYTES] = rand::random();
-    format!("{WEBHOOK_SECRET_PREFIX}{}", URL_SAFE_NO_PAD.encode(random))
+    format!("{WEBHOOK_SECRET_PREFIX}{}", STANDARD.encode(random))
 }
 
 /// The master key, or a 500 that says what the operator must configure.
@@ -106,7 +108,7 @@ mod tests {
     fn secrets_are_whsec_and_32_random_bytes() {
         let secret = new_signing_secret();
         let body = secret.strip_prefix("whsec_").unwrap();
-        assert_eq!(URL_SAFE_NO_PAD.decode(body).unwrap().len(), 32);
+        assert_eq!(STANDARD.decode(body).unwrap().len(), 32);
         assert_ne!(secret, new_signing_secret());
     }
 

@@ -43,6 +43,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/v1/webhooks/{id}"),
     ("DELETE", "/v1/webhooks/{id}"),
     ("POST", "/v1/webhooks/{id}/rotate"),
+    ("GET", "/v1/webhooks/{id}/deliveries"),
+    ("GET", "/v1/webhooks/{id}/deliveries/{delivery_id}"),
+    ("POST", "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver"),
+    ("POST", "/v1/webhooks/{id}/test"),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -50,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/webhooks", post(register).get(list))
         .route("/v1/webhooks/{id}", get(show).patch(update).delete(remove))
         .route("/v1/webhooks/{id}/rotate", post(rotate))
+        .merge(crate::deliveries::routes())
 }
 
 /// The path whose registration means "enable inbound delivery for this connector".
@@ -140,6 +145,8 @@ pub fn webhook_view(webhook: &Webhook, now: &str) -> Value {
         "connector_id": webhook.connector_id,
         "description": webhook.description,
         "enabled": webhook.enabled,
+        "disabled_reason": webhook.disabled_reason,
+        "failing_since": webhook.failing_since,
         "secret_issued_at": webhook.signing_secret.created_at,
         "previous_secret_expires_at": previous_until,
         "created_at": webhook.created_at,
@@ -180,6 +187,8 @@ async fn register(
         enabled,
         signing_secret: seal_signing_secret(sealer, workspace, &id, &secret, &now),
         previous_secrets: Vec::new(),
+        failing_since: None,
+        disabled_reason: None,
         created_at: now.clone(),
         updated_at: now.clone(),
     };
@@ -303,6 +312,11 @@ async fn update(
         webhook.description = optional_string(&body, "description", MAX_DESCRIPTION_CHARS)?;
     }
     if let Some(enabled) = optional_bool(&body, "enabled")? {
+        if enabled && !webhook.enabled {
+            // Enabling again gives the endpoint a fresh five days before it can be disabled.
+            webhook.disabled_reason = None;
+            webhook.failing_since = None;
+        }
         webhook.enabled = enabled;
     }
     if let Some(types) = optional_string_list(&body, "event_types")? {

@@ -24,6 +24,33 @@ pub enum EventType {
     Ping,
 }
 
+impl EventType {
+    pub const ALL: [EventType; 8] = [
+        EventType::IssueIngested,
+        EventType::IssueBatchIngested,
+        EventType::IssueResolved,
+        EventType::PatternDetected,
+        EventType::PatternRecurring,
+        EventType::ConnectorSyncCompleted,
+        EventType::ConnectorSyncFailed,
+        EventType::Ping,
+    ];
+
+    /// The wire name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::IssueIngested => "issue.ingested",
+            EventType::IssueBatchIngested => "issue.batch_ingested",
+            EventType::IssueResolved => "issue.resolved",
+            EventType::PatternDetected => "pattern.detected",
+            EventType::PatternRecurring => "pattern.recurring",
+            EventType::ConnectorSyncCompleted => "connector.sync.completed",
+            EventType::ConnectorSyncFailed => "connector.sync.failed",
+            EventType::Ping => "ping",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventEnvelope {
     pub id: EventId,
@@ -39,6 +66,13 @@ pub struct EventEnvelope {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn wire_names_match_serde() {
+        for event_type in EventType::ALL {
+            assert_eq!(serde_json::to_value(event_type).unwrap(), event_type.as_str());
+        }
+    }
 
     #[test]
     fn envelope_has_the_documented_shape() {

@@ -138,9 +138,43 @@ impl PatternId {
     }
 }
 
+prefixed_id!(
+    /// One (event, endpoint) pair of outbound delivery; see [`DeliveryId::for_pair`].
+    DeliveryId,
+    "dlv_"
+);
+
+impl DeliveryId {
+    /// Time-ordered by the event's creation (so an endpoint's deliveries list newest first by
+    /// id) and otherwise derived from the pair, so a fan-out retried after a crash names the same
+    /// delivery again instead of sending the event twice.
+    pub fn for_pair(event_created_millis: u64, event: &EventId, webhook: &WebhookId) -> Self {
+        let digest = Sha256::new()
+            .chain_update(b"causeloop/delivery/v1")
+            .chain_update(event.as_str().as_bytes())
+            .chain_update([0])
+            .chain_update(webhook.as_str().as_bytes())
+            .finalize();
+        let mut random = [0u8; 10];
+        random.copy_from_slice(&digest[..10]);
+        Self::random(event_created_millis, random)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delivery_ids_are_stable_per_pair_and_sort_by_event_time() {
+        let (event, other_event) = (EventId::random(1, [1; 10]), EventId::random(1, [2; 10]));
+        let webhook = WebhookId::random(1, [3; 10]);
+        let id = DeliveryId::for_pair(5_000, &event, &webhook);
+        assert_eq!(id, DeliveryId::for_pair(5_000, &event, &webhook));
+        assert_ne!(id, DeliveryId::for_pair(5_000, &other_event, &webhook));
+        assert!(DeliveryId::for_pair(4_999, &other_event, &webhook) < id);
+        assert!(DeliveryId::parse(id.as_str()).is_some());
+    }
 
     #[test]
     fn random_ids_sort_by_time() {

@@ -4,6 +4,7 @@
 //! Callers pass `now` and random bytes in, so every rule here is deterministic and tested directly.
 
 pub mod catalog;
+pub mod delivery;
 pub mod events;
 pub mod ids;
 pub mod inbound;
@@ -20,7 +21,7 @@ pub mod time_fmt;
 pub mod url_guard;
 pub mod validation;
 
-pub use ids::{ConnectorId, IssueId, JobId, KeyId, SyncId, WebhookId, WorkspaceId};
+pub use ids::{ConnectorId, DeliveryId, IssueId, JobId, KeyId, SyncId, WebhookId, WorkspaceId};
 pub use issue::{Issue, IssueStatus};
 pub use scope::{Scope, ScopeSet};
 pub use severity::Severity;

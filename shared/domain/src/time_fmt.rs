@@ -19,6 +19,13 @@ pub fn format_rfc3339(at: OffsetDateTime) -> String {
     )
 }
 
+/// Formats Unix milliseconds like [`format_rfc3339`].
+pub fn format_unix_millis(unix_millis: u64) -> String {
+    let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_millis) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format_rfc3339(at)
+}
+
 /// Parses any RFC 3339 timestamp (any offset) and normalizes it to UTC.
 pub fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &Rfc3339).ok().map(|t| t.to_offset(UtcOffset::UTC))
@@ -33,6 +40,11 @@ mod tests {
         let t = parse_rfc3339("2026-03-01T10:00:00.5+02:00").unwrap();
         assert_eq!(format_rfc3339(t), "2026-03-01T08:00:00.500Z");
         assert!(parse_rfc3339("yesterday").is_none());
+    }
+
+    #[test]
+    fn unix_millis_format_like_instants() {
+        assert_eq!(format_unix_millis(1_614_265_330_250), "2021-02-25T15:02:10.250Z");
     }
 
     #[test]

@@ -102,6 +102,13 @@ pub struct Webhook {
     /// Secrets replaced by a rotation and still inside their grace period, newest first.
     #[serde(default)]
     pub previous_secrets: Vec<StoredSecret>,
+    /// RFC 3339: since when every delivery attempt to this endpoint has failed; cleared by a
+    /// success. The delivery worker disables the endpoint when this is five days old.
+    #[serde(default)]
+    pub failing_since: Option<String>,
+    /// Why the delivery worker disabled the endpoint; cleared when it is re-enabled.
+    #[serde(default)]
+    pub disabled_reason: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -120,11 +127,11 @@ pub struct InboundTarget {
     pub webhook: Option<Webhook>,
 }
 
-fn encode<T: Serialize>(value: &T) -> String {
+pub(crate) fn encode<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("entities serialize")
 }
 
-fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+pub(crate) fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     serde_json::from_str(&item.data).map_err(|err| StoreError::Corrupt(format!("{} {}: {err}", item.pk, item.sk)))
 }
 
@@ -143,7 +150,11 @@ fn webhook_item(webhook: &Webhook, version: u64) -> Item {
 }
 
 impl Store {
-    async fn read<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<Versioned<T>>, StoreError> {
+    pub(crate) async fn read<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<Versioned<T>>, StoreError> {
         match self.table().get(pk, sk).await? {
             None => Ok(None),
             Some(item) => Ok(Some(Versioned { value: decode(&item)?, version: item.version })),
@@ -151,29 +162,43 @@ impl Store {
     }
 
     /// Up to `limit` items of `query` and the cursor after the last one, if more may follow.
-    async fn page_of<T: DeserializeOwned>(
+    pub(crate) async fn page_of<T: DeserializeOwned>(
         &self,
         query: Query,
         limit: usize,
     ) -> Result<(Vec<T>, Option<Cursor>), StoreError> {
-        // Expired items are filtered after the limit, so a page may come back short while more
-        // exist; keep reading until the page is full or the partition ends.
+        self.page_where(query, limit, |_: &T| true).await
+    }
+
+    /// Like [`Self::page_of`], keeping only the items `keep` accepts. The cursor points after
+    /// the last item *examined*, so the next page neither repeats nor skips anything.
+    pub(crate) async fn page_where<T: DeserializeOwned>(
+        &self,
+        query: Query,
+        limit: usize,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<(Vec<T>, Option<Cursor>), StoreError> {
+        // Expired and filtered items are dropped after the limit, so a page may come back short
+        // while more exist; keep reading until the page is full or the partition ends.
         let limit = limit.max(1);
         let mut query = query;
         let index = query.index;
         let mut found = Vec::new();
         loop {
-            query.limit = limit - found.len();
+            query.limit = limit;
             let page = self.table().query(&query).await?;
-            let last = page.items.last().cloned();
-            for item in &page.items {
-                found.push(decode(item)?);
+            for (position, item) in page.items.iter().enumerate() {
+                let value: T = decode(item)?;
+                if keep(&value) {
+                    found.push(value);
+                }
+                if found.len() == limit {
+                    let more = position + 1 < page.items.len() || page.next.is_some();
+                    return Ok((found, more.then(|| Cursor::after_item(item, index))));
+                }
             }
             match page.next {
                 None => return Ok((found, None)),
-                Some(next) if found.len() >= limit => {
-                    return Ok((found, Some(last.map(|item| Cursor::after_item(&item, index)).unwrap_or(next))))
-                }
                 Some(next) => query.cursor = Some(next),
             }
         }

@@ -10,6 +10,7 @@
 //! Issues, keys or jobs. Architecture invariant: nothing outside this crate names an AWS or SQLite type.
 
 pub mod connectors;
+pub mod deliveries;
 pub mod engine_state;
 pub mod patterns;
 pub mod queue;

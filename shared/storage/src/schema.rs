@@ -14,6 +14,7 @@
 //! | connector id → workspace | `CONID#<con_id>` | `CON` | | |
 //! | connector sync record | `WS#<ws>#SYNCS#<con_id>` | `<syn_id>` (time-ordered) | | |
 //! | webhook registration | `WS#<ws>` | `WHK#<whk_id>` | | |
+//! | outbound delivery | `WS#<ws>#WHK#<whk_id>#DLV` | `<dlv_id>` (time-ordered) | | |
 //! | engine state head | `WS#<ws>` | `ENGINE` | | |
 //! | engine state chunk | `WS#<ws>#ENGINE` | `<version:020>#<digest>#<index:04>` | | |
 //! | pattern | `WS#<ws>` | `PAT#<pat_id>` | `WS#<ws>#PATTERNS` | `<last_seen>#<pat_id>` |
@@ -82,6 +83,10 @@ pub fn sync_records_pk(workspace: &str, connector_id: &str) -> String {
 pub const WEBHOOK_SK_PREFIX: &str = "WHK#";
 pub fn webhook_sk(webhook_id: &str) -> String {
     format!("{WEBHOOK_SK_PREFIX}{webhook_id}")
+}
+
+pub fn deliveries_pk(workspace: &str, webhook_id: &str) -> String {
+    format!("WS#{workspace}#WHK#{webhook_id}#DLV")
 }
 
 pub const ENGINE_STATE_SK: &str = "ENGINE";

@@ -49,6 +49,8 @@ fn webhook(ws: &WorkspaceId, direction: WebhookDirection, connector: Option<&Con
             expires_at: None,
         },
         previous_secrets: Vec::new(),
+        failing_since: None,
+        disabled_reason: None,
         created_at: "2026-01-01T00:00:00.000Z".into(),
         updated_at: "2026-01-01T00:00:00.000Z".into(),
     }

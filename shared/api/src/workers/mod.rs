@@ -1,6 +1,9 @@
 //! Queue workers and the in-process driver that runs them for `causeloop serve`.
 
 pub mod cluster;
+pub mod deliver;
+#[cfg(feature = "lambda")]
+pub mod sqs_event;
 
 use causeloop_storage::{Queue, QueueName, Received};
 use std::future::Future;
@@ -13,11 +16,18 @@ pub struct WorkMessage {
     pub id: String,
     pub body: String,
     pub receive_count: u32,
+    /// The receipt handle, through which a worker postpones a message (changes its visibility).
+    pub receipt: String,
 }
 
 impl From<&Received> for WorkMessage {
     fn from(message: &Received) -> Self {
-        Self { id: message.message_id.clone(), body: message.body.clone(), receive_count: message.receive_count }
+        Self {
+            id: message.message_id.clone(),
+            body: message.body.clone(),
+            receive_count: message.receive_count,
+            receipt: message.receipt.clone(),
+        }
     }
 }
 

@@ -1,0 +1,318 @@
+//! The delivery worker: fans events out to the endpoints subscribed to them and makes each
+//! delivery's attempts, on the delivery queue (DESIGN.md §5).
+//!
+//! Two kinds of message share the queue:
+//! * an **event envelope** (from [`crate::events::emit`]): for every enabled outbound endpoint of
+//!   the workspace subscribed to its type (and, if the endpoint names a connector, only for that
+//!   connector's events) a delivery record is created — its id derives from the (event, endpoint)
+//!   pair, so a fan-out retried after a crash finds the records it already wrote — and a
+//!   [`DeliveryTask`] is queued for each new one;
+//! * a **delivery task**: the record decides. A finished delivery acks the message; one not due
+//!   yet (or claimed by another worker) postpones the message by changing its visibility; a due
+//!   one is claimed, posted, recorded, and then either finished or postponed until the next
+//!   attempt of the schedule. No Lambda ever sleeps: waits are SQS visibility timeouts.
+//!
+//! Nothing is lost: a crash before the record is saved leaves the message to come back (SQS
+//! redelivers what was not deleted); a crash after the post and before the record means the
+//! receiver may see that attempt twice, with the same `webhook-id`, which is what receivers
+//! deduplicate on. Store errors (throttling) fail the message, which comes back later.
+
+use super::WorkMessage;
+use crate::messages::{DeliveryQueueMessage, DeliveryTask};
+use crate::outbound::{OutboundClient, OutboundRequest};
+use crate::secrets::open_valid_secrets;
+use causeloop_domain::delivery::{sign_delivery, Delivery, Step, DISABLE_AFTER_FAILING_MILLIS};
+use causeloop_domain::events::{EventEnvelope, EventType};
+use causeloop_domain::time_fmt::{format_unix_millis, parse_rfc3339};
+use causeloop_http::AppState;
+use causeloop_storage::connectors::{Webhook, WebhookDirection};
+use causeloop_storage::repo::Versioned;
+use causeloop_storage::{QueueName, StoreError};
+use futures_util::stream::{self, StreamExt};
+use std::sync::Arc;
+
+/// Messages of one batch handled at once; each may hold a connection for up to 15 s.
+pub const CONCURRENT_MESSAGES: usize = 10;
+/// Attempts at a conditional write that lost a race before the message fails (and comes back).
+const WRITE_ATTEMPTS: usize = 5;
+
+/// Milliseconds since the Unix epoch; tests move it forward to cross the schedule's hours.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// What becomes of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Handled for good: delete it.
+    Done,
+    /// Bring it back after this many seconds (its visibility is changed, then it is reported failed).
+    After(u64),
+    /// Something went wrong; it comes back after the queue's visibility timeout.
+    Failed,
+}
+
+/// One per process (per Lambda container), holding the HTTP client.
+#[derive(Clone)]
+pub struct DeliverWorker {
+    state: AppState,
+    client: OutboundClient,
+    clock: Clock,
+}
+
+impl DeliverWorker {
+    pub fn new(state: AppState, client: OutboundClient) -> Self {
+        Self { state, client, clock: Arc::new(causeloop_http::now_millis) }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Handles a batch and returns the ids of messages not to delete: failed ones, and postponed
+    /// ones whose visibility now says when they come back.
+    pub async fn handle_batch(&self, messages: Vec<WorkMessage>) -> Vec<String> {
+        let outcomes: Vec<(WorkMessage, Disposition)> = stream::iter(messages)
+            .map(|message| async move {
+                let disposition = self.handle(&message).await;
+                (message, disposition)
+            })
+            .buffer_unordered(CONCURRENT_MESSAGES)
+            .collect()
+            .await;
+        let mut keep = Vec::new();
+        for (message, disposition) in outcomes {
+            match disposition {
+                Disposition::Done => {}
+                Disposition::Failed => keep.push(message.id),
+                Disposition::After(seconds) => {
+                    let seconds = u32::try_from(seconds).unwrap_or(u32::MAX).max(1);
+                    if let Err(err) =
+                        self.state.queue.change_visibility(QueueName::Delivery, &message.receipt, seconds).await
+                    {
+                        // It comes back after the default visibility instead, and is postponed again.
+                        tracing::warn!(message_id = %message.id, error = %err, "cannot postpone a delivery message");
+                    }
+                    keep.push(message.id);
+                }
+            }
+        }
+        keep
+    }
+
+    /// Handles one message.
+    pub async fn handle(&self, message: &WorkMessage) -> Disposition {
+        let parsed = match DeliveryQueueMessage::parse(&message.body) {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                // Retrying cannot fix it; the DLQ keeps it for inspection.
+                tracing::error!(message_id = %message.id, error = %err, "unreadable delivery-queue message");
+                return Disposition::Failed;
+            }
+        };
+        let result = match parsed {
+            DeliveryQueueMessage::Event(envelope) => self.fan_out(&envelope, &message.body).await,
+            DeliveryQueueMessage::Task(task) => self.attempt(&task).await,
+        };
+        result.unwrap_or_else(|err| {
+            tracing::warn!(message_id = %message.id, error = %err, "delivery message failed; it will come back");
+            Disposition::Failed
+        })
+    }
+
+    /// Creates the event's deliveries and queues a task for each one that still needs its
+    /// first attempt.
+    async fn fan_out(&self, envelope: &EventEnvelope, payload: &str) -> Result<Disposition, StoreError> {
+        let store = &self.state.store;
+        let created_ms = parse_rfc3339(&envelope.created_at)
+            .map(|at| (at.unix_timestamp_nanos() / 1_000_000) as u64)
+            .unwrap_or_else(|| (self.clock)());
+        let mut tasks = Vec::new();
+        for webhook in store.all_webhooks(&envelope.workspace_id).await? {
+            if !subscribed(&webhook, envelope) {
+                continue;
+            }
+            let delivery = Delivery::new(
+                webhook.id.clone(),
+                envelope.id.clone(),
+                envelope.workspace_id.clone(),
+                envelope.event_type,
+                payload.to_string(),
+                created_ms,
+            );
+            let (stored, _) = store.create_delivery(&delivery).await?;
+            // A record left by a crashed fan-out still needs its task; one that has made
+            // attempts has (or had) its own message.
+            if stored.value.attempts_made == 0 && stored.value.claimed_until_ms.is_none() {
+                tasks.push(task_for(&stored.value).to_message());
+            }
+        }
+        self.state.queue.send_batch(QueueName::Delivery, tasks).await?;
+        Ok(Disposition::Done)
+    }
+
+    async fn attempt(&self, task: &DeliveryTask) -> Result<Disposition, StoreError> {
+        let store = &self.state.store;
+        for _ in 0..WRITE_ATTEMPTS {
+            let Some(Versioned { value: mut delivery, version }) =
+                store.delivery(&task.workspace_id, &task.webhook_id, &task.delivery_id).await?
+            else {
+                tracing::warn!(delivery_id = %task.delivery_id, "no record for a delivery task (expired?); dropping it");
+                return Ok(Disposition::Done);
+            };
+            let attempt = match delivery.next_step((self.clock)()) {
+                Step::Finished => return Ok(Disposition::Done),
+                Step::Wait { seconds } => return Ok(Disposition::After(seconds)),
+                Step::Attempt { attempt } => attempt,
+            };
+            let claimed = match store.save_delivery(&delivery, version).await {
+                Ok(claimed) => claimed,
+                Err(StoreError::ConditionFailed) => continue,
+                Err(err) => return Err(err),
+            };
+            return self.make_attempt(delivery, claimed, attempt).await;
+        }
+        Ok(Disposition::Failed)
+    }
+
+    /// Posts attempt `attempt` of the claimed `delivery` (stored at `version`) and records it.
+    async fn make_attempt(
+        &self,
+        mut delivery: Delivery,
+        version: u64,
+        attempt: u32,
+    ) -> Result<Disposition, StoreError> {
+        let store = &self.state.store;
+        let webhook = store.webhook(&delivery.workspace_id, &delivery.webhook_id).await?;
+        let webhook = match webhook {
+            Some(Versioned { value, .. }) if value.enabled || delivery.event_type == EventType::Ping => value,
+            Some(_) => return self.abandon(delivery, version, "endpoint_disabled").await,
+            None => return self.abandon(delivery, version, "endpoint_deleted").await,
+        };
+        let Some(secret_box) = self.state.settings.secret_box.as_ref() else {
+            tracing::error!("CAUSELOOP_SECRET_KEY is not configured; deliveries cannot be signed");
+            return Ok(Disposition::Failed);
+        };
+        let started_ms = (self.clock)();
+        let secrets = open_valid_secrets(secret_box, &webhook, &format_unix_millis(started_ms));
+        if secrets.is_empty() {
+            tracing::error!(webhook_id = %webhook.id, "no signing secret of the endpoint opens; not sending unsigned");
+            return Ok(Disposition::Failed);
+        }
+        let timestamp = started_ms / 1000;
+        let signatures = sign_delivery(&secrets, delivery.id.as_str(), timestamp, delivery.payload.as_bytes());
+        let request = OutboundRequest {
+            url: &webhook.url,
+            body: &delivery.payload,
+            event_type: delivery.event_type.as_str(),
+            delivery_id: delivery.id.as_str(),
+            attempt,
+            timestamp,
+            signatures: &signatures,
+        };
+        let clock_start = std::time::Instant::now();
+        let result = self.client.post(&request).await;
+        let finished_ms = started_ms + clock_start.elapsed().as_millis() as u64;
+        let succeeded = result.succeeded();
+        let jitter = rand::random::<f64>() * 2.0 - 1.0;
+
+        let mut version = version;
+        let mut delay = None;
+        for round in 0..WRITE_ATTEMPTS {
+            delay = delivery.record_attempt(attempt, started_ms, finished_ms, result.clone(), jitter);
+            match store.save_delivery(&delivery, version).await {
+                Ok(_) => break,
+                // Someone wrote the record after our claim (a redelivery request, or a duplicate
+                // whose claim outlived ours): record our attempt on top of what is there now.
+                Err(StoreError::ConditionFailed) if round + 1 < WRITE_ATTEMPTS => {
+                    let Some(current) =
+                        store.delivery(&delivery.workspace_id, &delivery.webhook_id, &delivery.id).await?
+                    else {
+                        return Ok(Disposition::Done);
+                    };
+                    (delivery, version) = (current.value, current.version);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        self.track_endpoint_health(&webhook, succeeded, finished_ms).await;
+        tracing::info!(
+            delivery_id = %delivery.id, webhook_id = %webhook.id, attempt, succeeded,
+            next_in_seconds = delay, "delivery attempt"
+        );
+        Ok(delay.map_or(Disposition::Done, Disposition::After))
+    }
+
+    async fn abandon(&self, mut delivery: Delivery, version: u64, reason: &str) -> Result<Disposition, StoreError> {
+        delivery.abandon(reason);
+        match self.state.store.save_delivery(&delivery, version).await {
+            Ok(_) => Ok(Disposition::Done),
+            Err(StoreError::ConditionFailed) => Ok(Disposition::After(1)),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Keeps `failing_since` on the endpoint and disables an endpoint that has failed everything
+    /// for five days. Best effort: a lost race is settled by the next attempt.
+    async fn track_endpoint_health(&self, webhook: &Webhook, succeeded: bool, now_ms: u64) {
+        let store = &self.state.store;
+        let needs_write = match (&webhook.failing_since, succeeded) {
+            (Some(_), true) | (None, false) => true,
+            (Some(since), false) => failing_for_ms(since, now_ms) >= DISABLE_AFTER_FAILING_MILLIS && webhook.enabled,
+            (None, true) => false,
+        };
+        if !needs_write {
+            return;
+        }
+        for _ in 0..WRITE_ATTEMPTS {
+            let Ok(Some(Versioned { value: mut current, version })) =
+                store.webhook(&webhook.workspace_id, &webhook.id).await
+            else {
+                return;
+            };
+            let now = format_unix_millis(now_ms);
+            if succeeded {
+                current.failing_since = None;
+            } else {
+                let since = current.failing_since.get_or_insert_with(|| now.clone()).clone();
+                if current.enabled && failing_for_ms(&since, now_ms) >= DISABLE_AFTER_FAILING_MILLIS {
+                    current.enabled = false;
+                    current.disabled_reason =
+                        Some(format!("every delivery attempt since {since} failed; disabled after 5 days"));
+                    tracing::warn!(webhook_id = %current.id, since = %since, "disabling a failing endpoint");
+                }
+            }
+            current.updated_at = now;
+            match store.save_webhook(&current, version).await {
+                Err(StoreError::ConditionFailed) => continue,
+                Err(err) => tracing::warn!(webhook_id = %current.id, error = %err, "cannot update endpoint health"),
+                Ok(_) => {}
+            }
+            return;
+        }
+    }
+}
+
+fn failing_for_ms(since: &str, now_ms: u64) -> u64 {
+    let since_ms = parse_rfc3339(since).map(|at| (at.unix_timestamp_nanos() / 1_000_000) as u64).unwrap_or(now_ms);
+    now_ms.saturating_sub(since_ms)
+}
+
+/// Whether `webhook` receives `envelope`: an enabled outbound endpoint subscribed to the type,
+/// and, when it names a connector, only that connector's events.
+pub fn subscribed(webhook: &Webhook, envelope: &EventEnvelope) -> bool {
+    webhook.direction == WebhookDirection::Outbound
+        && webhook.enabled
+        && webhook.event_types.iter().any(|subscribed| subscribed == envelope.event_type.as_str())
+        && webhook
+            .connector_id
+            .as_ref()
+            .is_none_or(|connector| envelope.connector_id.as_deref() == Some(connector.as_str()))
+}
+
+pub fn task_for(delivery: &Delivery) -> DeliveryTask {
+    DeliveryTask {
+        workspace_id: delivery.workspace_id.clone(),
+        webhook_id: delivery.webhook_id.clone(),
+        delivery_id: delivery.id.clone(),
+    }
+}
