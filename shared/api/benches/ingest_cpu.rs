@@ -9,7 +9,9 @@ use causeloop_domain::{IssueId, WorkspaceId};
 use causeloop_http::body::json_object;
 use serde_json::{json, Value};
 use std::hint::black_box;
-use std::time::Instant;
+
+mod common;
+use common::measure;
 
 fn record(n: usize) -> Value {
     json!({
@@ -45,19 +47,6 @@ fn handle_batch(headers: &HeaderMap, body: &[u8], workspace: &WorkspaceId) {
         let (issue, _) = Issue::apply(None, workspace, &normalized, "evt:bench", "2026-11-24T07:00:00.000Z");
         black_box((id, serde_json::to_string(&issue).unwrap()));
     }
-}
-
-fn measure(name: &str, iterations: u32, mut work: impl FnMut()) -> f64 {
-    for _ in 0..iterations / 10 {
-        work();
-    }
-    let started = Instant::now();
-    for _ in 0..iterations {
-        work();
-    }
-    let per_call = started.elapsed().as_secs_f64() / f64::from(iterations);
-    println!("{name}: {:.2} µs per call ({iterations} calls)", per_call * 1e6);
-    per_call
 }
 
 fn main() {
