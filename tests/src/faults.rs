@@ -4,26 +4,30 @@
 
 use async_trait::async_trait;
 use causeloop_storage::{Page, Query, StoreError, Table, Write};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::sync::Arc;
 
 pub struct CrashAfterWrites {
     inner: Arc<dyn Table>,
     remaining: AtomicIsize,
+    throttling: AtomicBool,
 }
 
 impl CrashAfterWrites {
     pub fn new(inner: Arc<dyn Table>, writes_before_crash: isize) -> Self {
-        Self { inner, remaining: AtomicIsize::new(writes_before_crash) }
+        Self { inner, remaining: AtomicIsize::new(writes_before_crash), throttling: AtomicBool::new(false) }
     }
 
-    /// Lets `writes` more writes through, then fails again (a crash, or DynamoDB throttling).
-    pub fn fail_after(&self, writes: isize) {
+    /// Lets `writes` more writes through, then answers every write as DynamoDB does when it
+    /// throttles (`ProvisionedThroughputExceeded`, mapped to `StoreError::Throttled`).
+    pub fn throttle_after(&self, writes: isize) {
+        self.throttling.store(true, Ordering::SeqCst);
         self.remaining.store(writes, Ordering::SeqCst);
     }
 
     /// Ends the outage: every later write goes through.
     pub fn heal(&self) {
+        self.throttling.store(false, Ordering::SeqCst);
         self.remaining.store(isize::MAX, Ordering::SeqCst);
     }
 
@@ -31,7 +35,11 @@ impl CrashAfterWrites {
         if self.remaining.fetch_sub(1, Ordering::SeqCst) > 0 {
             Ok(())
         } else {
-            Err(StoreError::Backend("injected crash".into()))
+            Err(if self.throttling.load(Ordering::SeqCst) {
+                StoreError::Throttled
+            } else {
+                StoreError::Backend("injected crash".into())
+            })
         }
     }
 }

@@ -433,7 +433,7 @@ async fn crashes_and_throttling_lose_nothing(app: TestApp) {
 
     // The store throttles between the claim and the attempt's record: the message fails and,
     // once it comes back, the attempt is made again with the same delivery id.
-    faulty.fail_after(1);
+    faulty.throttle_after(1);
     assert_eq!(clocked.worker.handle(&tasks[0]).await, Disposition::Failed);
     faulty.heal();
     assert!(matches!(clocked.worker.handle(&tasks[0]).await, Disposition::After(_)), "claimed by the lost attempt");
@@ -454,6 +454,29 @@ async fn crashes_and_throttling_lose_nothing(app: TestApp) {
     assert_eq!(receivers[1].requests().len(), 1);
 }
 both_backends!(crashes, crashes_and_throttling_lose_nothing);
+
+/// Through the real queue: a failed attempt postpones its message by changing its visibility
+/// (about 5 s here), and the queue hands it back for the retry.
+async fn a_retry_waits_in_the_queue_not_in_the_worker(app: TestApp) {
+    let receiver = Receiver::start().await;
+    register(&app, &receiver.url, &["issue.ingested"], json!({})).await;
+    receiver.script([Reply::Status(503)]);
+    app.start_delivery_worker();
+    let event = envelope(
+        EventType::IssueIngested,
+        &app.owner.workspace_id,
+        "queued",
+        None,
+        json!({}),
+        &causeloop_http::now_rfc3339(),
+    );
+    causeloop_api::events::emit(app.state.queue.as_ref(), vec![event]).await.unwrap();
+    let requests = wait_for_requests(&receiver, 2).await;
+    assert_eq!(requests[0].header("x-causeloop-attempt"), "1");
+    assert_eq!(requests[1].header("x-causeloop-attempt"), "2");
+    assert_eq!(requests[0].header("webhook-id"), requests[1].header("webhook-id"));
+}
+both_backends!(queued_retry, a_retry_waits_in_the_queue_not_in_the_worker);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_copies_of_one_task_post_once() {
