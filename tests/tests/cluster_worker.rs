@@ -12,9 +12,11 @@ use causeloop_domain::{IssueId, WorkspaceId};
 use causeloop_http::{AppState, Settings};
 use causeloop_patterns::Engine;
 use causeloop_storage::patterns::{PatternFilter, PatternSort};
+use causeloop_tests::faults::CrashAfterWrites;
 use causeloop_tests::{stores, Backend, Stores};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 const NAMES: [&str; 12] =
     ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "oscar"];
@@ -113,5 +115,68 @@ async fn two_workers_race_sqlite() {
 async fn two_workers_race_moto() {
     if let Some(stores) = stores(Backend::Moto).await {
         two_workers_race_and_lose_nothing(stores).await;
+    }
+}
+
+/// A worker that saves the engine state with a merge and then dies before the pattern records
+/// reflect it: the merge is saved with the state, so the next worker (cold cache) applies it and
+/// the merged-away pattern is not left listed on its own.
+async fn a_merge_survives_a_crash_after_the_state_is_saved(stores: Stores) {
+    let healthy = AppState::new(stores.table.clone(), stores.queue.clone(), Settings::default());
+    let workspace = WorkspaceId::random(1, rand::random());
+    // Find, with the engine itself, the first Issue of the login cause whose assignment merges.
+    let mut engine = Engine::with_capacity_limit(causeloop_api::workers::cluster::PATTERNS_PER_WORKSPACE);
+    let merging = (0..NAMES.len())
+        .find(|&n| !engine.assign(&title(2, n), None, None, 0).merged_from.is_empty())
+        .expect("the login titles differ in a word position, which the engine merges into a slot");
+    let mut ids = Vec::new();
+    for n in 0..=merging {
+        let record = normalize_record(&json!({
+            "source": "custom_api", "external_id": format!("login-{n}"), "title": title(2, n),
+        }))
+        .unwrap();
+        let now = causeloop_http::now_rfc3339();
+        ids.push(upsert_issue(&healthy.store, &workspace, &record, &format!("e{n}"), &now).await.unwrap().0.id);
+    }
+    for id in &ids[..merging] {
+        assert!(ClusterWorker::new().handle_batch(&healthy, vec![message(&workspace, id)]).await.is_empty());
+    }
+    let patterns_before = healthy
+        .store
+        .list_patterns(&workspace, &PatternFilter::default(), PatternSort::Count, 50, None)
+        .await
+        .unwrap()
+        .0;
+    assert!(patterns_before.len() >= 2, "separate patterns until the merge: {patterns_before:#?}");
+
+    // The merging Issue: the state save (one write) succeeds, then the store fails.
+    let faulty = Arc::new(CrashAfterWrites::new(stores.table.clone(), 1));
+    let crashing = AppState::new(faulty.clone(), stores.queue.clone(), Settings::default());
+    let last = message(&workspace, &ids[merging]);
+    let failed = ClusterWorker::new().handle_batch(&crashing, vec![last.clone()]).await;
+    assert_eq!(failed, std::slice::from_ref(&last.id));
+    faulty.heal();
+
+    // Redelivered to another container.
+    assert!(ClusterWorker::new().handle_batch(&healthy, vec![last]).await.is_empty());
+    let (patterns, _) =
+        healthy.store.list_patterns(&workspace, &PatternFilter::default(), PatternSort::Count, 50, None).await.unwrap();
+    assert_eq!(patterns.len(), 1, "the merged-away pattern is not listed separately: {patterns:#?}");
+    assert_eq!(patterns[0].issue_count, merging as u64 + 1);
+    for before in &patterns_before {
+        let live = healthy.store.resolve_pattern(&workspace, &before.id).await.unwrap().expect("still resolves");
+        assert_eq!(live.value.id, patterns[0].id);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_survives_a_crash_sqlite() {
+    a_merge_survives_a_crash_after_the_state_is_saved(stores(Backend::Sqlite).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_survives_a_crash_moto() {
+    if let Some(stores) = stores(Backend::Moto).await {
+        a_merge_survives_a_crash_after_the_state_is_saved(stores).await;
     }
 }

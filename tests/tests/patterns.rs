@@ -165,3 +165,39 @@ async fn patterns_group_ingested_issues(app: TestApp) {
     assert_eq!(storage["data"][0]["issue_count"], 11);
 }
 both_backends!(patterns_group_ingested_issues_end_to_end, patterns_group_ingested_issues);
+
+async fn patch_status(app: &TestApp, issue_id: &str, status: &str) {
+    let url = app.url(&format!("/v1/issues/{issue_id}"));
+    let response =
+        app.http.patch(url).bearer_auth(&app.owner.key).json(&json!({"status": status})).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+async fn recurring_events(app: &TestApp) -> usize {
+    app.drain_events().await.iter().filter(|e| e["event_type"] == "pattern.recurring").count()
+}
+
+/// Reopening an Issue by hand counts for the recurrence rule like any open Issue: a pattern with
+/// an open Issue does not "recur" when it gains another.
+async fn a_reopened_issue_keeps_its_pattern_open(app: TestApp) {
+    let issue_id = |n: usize| {
+        let app = &app;
+        async move {
+            let (_, page) = app.get("/v1/issues?service=storage&limit=200", &app.owner.key).await;
+            let wanted = format!("c0-{n}");
+            let issue = page["data"].as_array().unwrap().iter().find(|i| i["external_id"] == wanted.as_str()).cloned();
+            issue.expect("ingested")["id"].as_str().unwrap().to_string()
+        }
+    };
+    ingest_and_wait(&app, vec![record(0, 1)]).await;
+    let x = issue_id(1).await;
+    patch_status(&app, &x, "resolved").await;
+    ingest_and_wait(&app, vec![record(0, 2)]).await;
+    assert_eq!(recurring_events(&app).await, 1, "every Issue was resolved, then a new one came");
+    let y = issue_id(2).await;
+    patch_status(&app, &y, "resolved").await;
+    patch_status(&app, &x, "open").await;
+    ingest_and_wait(&app, vec![record(0, 3)]).await;
+    assert_eq!(recurring_events(&app).await, 0, "the reopened Issue is open: no recurrence");
+}
+both_backends!(a_reopened_issue_keeps_its_pattern_open_end_to_end, a_reopened_issue_keeps_its_pattern_open);

@@ -2,6 +2,7 @@
 //! (scopes `issues:read` / `issues:write`).
 
 use crate::events::{emit, envelope};
+use crate::messages::ClusterRequest;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
@@ -17,7 +18,7 @@ use causeloop_http::body::json_object;
 use causeloop_http::pagination::{page_body, page_cursor, page_limit};
 use causeloop_http::{now_rfc3339, ApiError, AppState, Principal};
 use causeloop_storage::repo::IssueFilter;
-use causeloop_storage::StoreError;
+use causeloop_storage::{QueueName, StoreError};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -159,6 +160,14 @@ async fn patch_issue(
         }
         match state.store.save_issue(&issue, Some(stored.version)).await {
             Ok(_) => {
+                if was != issue.status && issue.pattern_id.is_some() {
+                    // The cluster worker keeps each pattern's open members, which its recurrence
+                    // rule reads; a status change goes through it like any other change.
+                    let request =
+                        ClusterRequest { workspace_id: workspace.clone(), issue_id: issue.id.clone(), job_id: None };
+                    let cause = format!("status/{}@{}", issue.status.as_str(), issue.updated_at);
+                    state.queue.send_batch(QueueName::Cluster, vec![request.to_message(&cause)]).await?;
+                }
                 if was != IssueStatus::Resolved && issue.status == IssueStatus::Resolved {
                     let cause = format!("{}@{}", issue.id, issue.updated_at);
                     let event = envelope(

@@ -2,9 +2,16 @@
 //! port so that it lives in DynamoDB in AWS and in SQLite locally.
 //!
 //! Layout: one *head* item (`WS#<ws>` / `ENGINE`) whose item version is the state's version. A
-//! state small enough for one item is stored inline in the head. A larger one is split into
+//! tiny state (at most [`INLINE_CHARS`]) is stored inline in the head; any other is split into
 //! *chunk* items of at most [`CHUNK_CHARS`] characters (DynamoDB's item limit is 400 KB), keyed
-//! by version and digest.
+//! by version and digest. Keeping the head small keeps [`Store::engine_state_version`] — which
+//! the cluster worker calls once per batch to check its cached engine is current — at one read
+//! unit, whatever the state's size.
+//!
+//! The head also carries the *pending merges* of the save that wrote it: pattern ids the engine
+//! merged in that step, which the worker must then reflect in the pattern records. Saved in the
+//! same write as the state, they survive a crash between the save and that follow-up work: the
+//! next worker to load this version applies them (idempotently).
 //!
 //! Writing: chunks first, then the head with a condition on the version the writer read. So a
 //! head never names chunks that are not there yet, and two writers can never both win: the
@@ -26,10 +33,12 @@ use base64::Engine as _;
 use causeloop_domain::WorkspaceId;
 use serde::{Deserialize, Serialize};
 
-/// Largest encoded state kept inline in the head, and the size of each chunk, in characters of
-/// base64 (one byte each). 350 KB leaves room under DynamoDB's 400 KB item limit for the keys
-/// and attributes.
+/// The size of each chunk, in characters of base64 (one byte each). 350 KB leaves room under
+/// DynamoDB's 400 KB item limit for the keys and attributes.
 pub const CHUNK_CHARS: usize = 350_000;
+/// Largest encoded state kept inline in the head: with the rest of the head it stays under the
+/// 4 KB of one strongly consistent read unit.
+pub const INLINE_CHARS: usize = 3_000;
 /// Reads restarted because a writer replaced the state mid-read, before giving up.
 const READ_ATTEMPTS: usize = 5;
 
@@ -51,6 +60,8 @@ impl StateVersion {
 pub struct StoredState {
     pub version: StateVersion,
     pub bytes: Vec<u8>,
+    /// (merged-away id, survivor) pairs saved with this version; see the module documentation.
+    pub pending_merges: Vec<(u64, u64)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -62,6 +73,8 @@ struct Head {
     inline: Option<String>,
     #[serde(default)]
     chunks: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending_merges: Vec<(u64, u64)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -117,31 +130,40 @@ impl Store {
             return Ok(Some(StoredState {
                 version: StateVersion { version: head_item.version, chunk_keys: head.chunks },
                 bytes,
+                pending_merges: head.pending_merges,
             }));
         }
         Err(StoreError::Throttled)
     }
 
-    /// The version of the workspace's stored state, without reading its chunks: lets a worker
-    /// holding a cached engine confirm it is still current.
+    /// The version of the workspace's stored state, from the small head alone: lets a worker
+    /// holding a cached engine confirm it is still current for one read unit.
     pub async fn engine_state_version(&self, workspace: &WorkspaceId) -> Result<Option<u64>, StoreError> {
         Ok(self.table().get(&workspace_pk(workspace.as_str()), ENGINE_STATE_SK).await?.map(|head| head.version))
     }
 
-    /// Saves `bytes` as the state that follows `read` (`None`: there must be no state yet).
-    /// `ConditionFailed` means another writer saved first: re-read, re-apply, retry.
+    /// Saves `bytes` as the state that follows `read` (`None`: there must be no state yet), with
+    /// the merges this step made. `ConditionFailed` means another writer saved first: re-read,
+    /// re-apply, retry.
     pub async fn save_engine_state(
         &self,
         workspace: &WorkspaceId,
         bytes: &[u8],
         read: Option<&StateVersion>,
+        pending_merges: &[(u64, u64)],
     ) -> Result<StateVersion, StoreError> {
         let version = read.map_or(1, |read| read.version + 1);
         let digest = digest(bytes);
         let text = STANDARD.encode(bytes);
         let chunks_pk = engine_chunks_pk(workspace.as_str());
-        let mut head = Head { digest: digest.clone(), len: bytes.len(), inline: None, chunks: Vec::new() };
-        if text.len() <= CHUNK_CHARS {
+        let mut head = Head {
+            digest: digest.clone(),
+            len: bytes.len(),
+            inline: None,
+            chunks: Vec::new(),
+            pending_merges: pending_merges.to_vec(),
+        };
+        if text.len() <= INLINE_CHARS {
             head.inline = Some(text);
         } else {
             // base64 is ASCII, so any byte offset is a character boundary.

@@ -10,7 +10,7 @@ use causeloop_domain::pattern::PatternRecord;
 use causeloop_domain::{IssueId, WorkspaceId};
 use causeloop_storage::engine_state::CHUNK_CHARS;
 use causeloop_storage::patterns::{PatternFilter, PatternSort};
-use causeloop_storage::schema::engine_chunks_pk;
+use causeloop_storage::schema::{engine_chunks_pk, workspace_pk, ENGINE_STATE_SK};
 use causeloop_storage::sqlite::SqliteStore;
 use causeloop_storage::{Index, Query, Store, StoreError};
 use serde_json::json;
@@ -51,18 +51,21 @@ async fn chunk_items(store: &Store, workspace: &WorkspaceId) -> usize {
 async fn versions_are_conditional(store: Store) {
     let ws = workspace();
     assert_eq!(store.engine_state(&ws).await.unwrap(), None);
-    let first = store.save_engine_state(&ws, b"state one", None).await.unwrap();
+    let first = store.save_engine_state(&ws, b"state one", None, &[]).await.unwrap();
     assert_eq!(first.version, 1);
-    let again = store.save_engine_state(&ws, b"a second first state", None).await;
+    let again = store.save_engine_state(&ws, b"a second first state", None, &[]).await;
     assert!(matches!(again, Err(StoreError::ConditionFailed)), "{again:?}");
 
     let loaded = store.engine_state(&ws).await.unwrap().unwrap();
     assert_eq!((loaded.bytes.as_slice(), loaded.version.version), (&b"state one"[..], 1));
-    let second = store.save_engine_state(&ws, b"state two", Some(&loaded.version)).await.unwrap();
+    assert_eq!(loaded.pending_merges, []);
+    let second = store.save_engine_state(&ws, b"state two", Some(&loaded.version), &[(3, 1), (4, 1)]).await.unwrap();
     assert_eq!(second.version, 2);
-    let stale = store.save_engine_state(&ws, b"from a stale read", Some(&loaded.version)).await;
+    let stale = store.save_engine_state(&ws, b"from a stale read", Some(&loaded.version), &[]).await;
     assert!(matches!(stale, Err(StoreError::ConditionFailed)), "{stale:?}");
-    assert_eq!(store.engine_state(&ws).await.unwrap().unwrap().bytes, b"state two");
+    let reloaded = store.engine_state(&ws).await.unwrap().unwrap();
+    assert_eq!(reloaded.bytes, b"state two");
+    assert_eq!(reloaded.pending_merges, [(3, 1), (4, 1)], "merges travel with the version that made them");
     assert_eq!(store.engine_state(&workspace()).await.unwrap(), None, "states are per workspace");
 }
 both_adapters!(engine_state_versions_are_conditional, versions_are_conditional);
@@ -71,29 +74,43 @@ async fn large_states_are_chunked_and_superseded_chunks_removed(store: Store) {
     let ws = workspace();
     // Three or more chunks: the base64 text is 4/3 of the bytes.
     let big = pseudo_random_bytes(CHUNK_CHARS * 2, 7);
-    let written = store.save_engine_state(&ws, &big, None).await.unwrap();
+    let written = store.save_engine_state(&ws, &big, None, &[]).await.unwrap();
     assert!(written.chunk_count() >= 3, "{} chunks", written.chunk_count());
     let loaded = store.engine_state(&ws).await.unwrap().unwrap();
     assert!(loaded.bytes == big, "the chunks reassemble to the state");
     assert_eq!(chunk_items(&store, &ws).await, written.chunk_count());
 
     let bigger = pseudo_random_bytes(CHUNK_CHARS * 3, 8);
-    let replaced = store.save_engine_state(&ws, &bigger, Some(&loaded.version)).await.unwrap();
+    let replaced = store.save_engine_state(&ws, &bigger, Some(&loaded.version), &[]).await.unwrap();
     assert!(store.engine_state(&ws).await.unwrap().unwrap().bytes == bigger);
     assert_eq!(chunk_items(&store, &ws).await, replaced.chunk_count(), "the old version's chunks are gone");
 
     // A loser removes its own chunks and leaves the winner's intact.
-    let lost = store.save_engine_state(&ws, &big, Some(&loaded.version)).await;
+    let lost = store.save_engine_state(&ws, &big, Some(&loaded.version), &[]).await;
     assert!(matches!(lost, Err(StoreError::ConditionFailed)), "{lost:?}");
     assert_eq!(chunk_items(&store, &ws).await, replaced.chunk_count());
     assert!(store.engine_state(&ws).await.unwrap().unwrap().bytes == bigger);
 
-    let small = store.save_engine_state(&ws, b"small again", Some(&replaced)).await.unwrap();
+    let small = store.save_engine_state(&ws, b"small again", Some(&replaced), &[]).await.unwrap();
     assert_eq!(small.chunk_count(), 0, "small states live inline in the head");
     assert_eq!(chunk_items(&store, &ws).await, 0);
     assert_eq!(store.engine_state(&ws).await.unwrap().unwrap().bytes, b"small again");
 }
 both_adapters!(engine_state_large_states_are_chunked, large_states_are_chunked_and_superseded_chunks_removed);
+
+/// The head stays within one read unit however large the state, so the per-batch version check
+/// is cheap.
+async fn the_head_stays_small(store: Store) {
+    let ws = workspace();
+    let state = pseudo_random_bytes(130_000, 9);
+    let written = store.save_engine_state(&ws, &state, None, &[(7, 2)]).await.unwrap();
+    assert_eq!(written.chunk_count(), 1, "a mid-size state lives in a chunk, not in the head");
+    let head = store.table().get(&workspace_pk(ws.as_str()), ENGINE_STATE_SK).await.unwrap().unwrap();
+    assert!(head.data.len() < 1_024, "head of {} bytes", head.data.len());
+    assert!(store.engine_state(&ws).await.unwrap().unwrap().bytes == state);
+    assert_eq!(store.engine_state_version(&ws).await.unwrap(), Some(written.version));
+}
+both_adapters!(engine_state_head_stays_small, the_head_stays_small);
 
 /// Appends `entry` to the state (a list of entries after a filler that makes it chunked), the
 /// way a worker applies an assignment: read, apply, conditional write, and on a lost race read
@@ -107,7 +124,7 @@ async fn append_with_retry(store: &Store, ws: &WorkspaceId, entry: u32) -> usize
             None => pseudo_random_bytes(CHUNK_CHARS, 1),
         };
         bytes.extend_from_slice(&entry.to_be_bytes());
-        match store.save_engine_state(ws, &bytes, current.as_ref().map(|state| &state.version)).await {
+        match store.save_engine_state(ws, &bytes, current.as_ref().map(|state| &state.version), &[]).await {
             Ok(_) => return lost_races,
             Err(StoreError::ConditionFailed) => lost_races += 1,
             Err(err) => panic!("{err}"),

@@ -58,6 +58,10 @@ struct CachedEngine {
     /// The stored version `engine` started from (plus our own saves); `None`: nothing stored.
     stored: Option<StateVersion>,
     unsaved_hits: u32,
+    /// Merges saved with the state but not yet reflected in the pattern records: loaded with
+    /// the state (a previous worker may have crashed before applying them) or made since. Every
+    /// save carries them forward until they are applied.
+    unapplied_merges: Vec<(u64, u64)>,
 }
 
 type EngineSlot = Arc<Mutex<Option<CachedEngine>>>;
@@ -161,8 +165,13 @@ impl ClusterWorker {
             let template = outcome.templates.get(&survivor).map(String::as_str).unwrap_or_default();
             if let Err(err) = apply_merge(&state.store, workspace, victim, survivor, template, &now).await {
                 tracing::warn!(workspace = %workspace, error = %err, "pattern merge failed; will be retried");
+                // The merges stay pending in the stored state; the retry reloads it and applies them.
+                self.forget(workspace).await;
                 return all_ids();
             }
+        }
+        if !outcome.merges.is_empty() {
+            self.merges_applied(workspace, &outcome.merges).await;
         }
         let mut failed = Vec::new();
         for ((message_id, request), issue) in requests.into_iter().zip(issues) {
@@ -176,6 +185,23 @@ impl ClusterWorker {
             }
         }
         failed
+    }
+
+    /// Drops the cached engine of `workspace`; the next batch reloads it from the store.
+    async fn forget(&self, workspace: &WorkspaceId) {
+        let slot = self.slot(workspace).await;
+        *slot.lock().await = None;
+    }
+
+    /// Notes that `applied` are now reflected in the pattern records, so later saves stop
+    /// carrying them. (Those already saved stay in the stored head until the next save; a
+    /// worker that loads them applies them again, which changes nothing.)
+    async fn merges_applied(&self, workspace: &WorkspaceId, applied: &[(u64, u64)]) {
+        let slot = self.slot(workspace).await;
+        let mut cached = slot.lock().await;
+        if let Some(cached) = cached.as_mut() {
+            cached.unapplied_merges.retain(|(victim, _)| !applied.iter().any(|(done, _)| done == victim));
+        }
     }
 
     async fn slot(&self, workspace: &WorkspaceId) -> EngineSlot {
@@ -221,12 +247,20 @@ impl ClusterWorker {
                 raw.push((issue.id.clone(), assignment.pattern_id.0));
             }
             current.unsaved_hits += issues.len() as u32;
+            let mut unapplied = current.unapplied_merges.clone();
+            for victim in merges {
+                let survivor = current.engine.resolve(causeloop_patterns::PatternId(victim)).map_or(victim, |s| s.0);
+                if survivor != victim && !unapplied.contains(&(victim, survivor)) {
+                    unapplied.push((victim, survivor));
+                }
+            }
             if current.engine.revision() != revision || current.unsaved_hits >= SAVE_AFTER_UNSAVED_HITS {
                 let bytes = current.engine.to_bytes();
-                match store.save_engine_state(workspace, &bytes, current.stored.as_ref()).await {
+                match store.save_engine_state(workspace, &bytes, current.stored.as_ref(), &unapplied).await {
                     Ok(version) => {
                         current.stored = Some(version);
                         current.unsaved_hits = 0;
+                        current.unapplied_merges = unapplied;
                     }
                     Err(StoreError::ConditionFailed) => {
                         // Another worker saved first: start again from its state.
@@ -252,9 +286,10 @@ impl ClusterWorker {
             for (issue, id) in raw {
                 outcome.patterns.insert(issue, resolve(id));
             }
-            for victim in merges {
-                let survivor = resolve(victim);
-                if survivor != victim {
+            // A survivor may itself have been merged away since: name the live pattern.
+            for &(victim, survivor) in &current.unapplied_merges {
+                let survivor = resolve(survivor);
+                if survivor != victim && !outcome.merges.contains(&(victim, survivor)) {
                     outcome.merges.push((victim, survivor));
                 }
             }
@@ -278,10 +313,14 @@ async fn load_engine(store: &Store, workspace: &WorkspaceId) -> Result<CachedEng
                 .map_err(|err| StoreError::Corrupt(format!("engine state of {workspace}: {err}")))?,
             stored: Some(stored.version),
             unsaved_hits: 0,
+            unapplied_merges: stored.pending_merges,
         },
-        None => {
-            CachedEngine { engine: Engine::with_capacity_limit(PATTERNS_PER_WORKSPACE), stored: None, unsaved_hits: 0 }
-        }
+        None => CachedEngine {
+            engine: Engine::with_capacity_limit(PATTERNS_PER_WORKSPACE),
+            stored: None,
+            unsaved_hits: 0,
+            unapplied_merges: Vec::new(),
+        },
     })
 }
 
