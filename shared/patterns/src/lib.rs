@@ -162,8 +162,8 @@ struct Entry {
     tokens: Vec<TemplateToken>,
     /// Number of constant tokens: the more, the more specific the template.
     constants: usize,
-    /// Per-token hashes (all slots hash alike), so matching compares integers, not strings.
-    hashes: Vec<u64>,
+    /// What each token accepts, so that matching compares integers, not strings.
+    keys: Vec<TokenKey>,
     /// Logical time (number of assignments so far) of the last assignment, for eviction.
     last_used: u64,
     /// Ids that resolve to this pattern, oldest first.
@@ -173,7 +173,7 @@ struct Entry {
 impl Entry {
     fn refresh_derived(&mut self) {
         self.constants = self.tokens.iter().filter(|t| matches!(t.token, Token::Text(_))).count();
-        self.hashes = self.tokens.iter().map(|t| token_hash(&t.token)).collect();
+        self.keys = self.tokens.iter().map(|t| TokenKey::of(&t.token)).collect();
         self.pattern.template = render(&self.tokens);
     }
 }
@@ -236,9 +236,27 @@ fn hash_text(text: &str) -> u64 {
     for chunk in &mut chunks {
         h = mix(h, u64::from_le_bytes(chunk.try_into().expect("8-byte chunk")));
     }
-    let mut tail = [0u8; 8];
-    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    fmix(mix(h, u64::from_le_bytes(tail)))
+    fmix(mix(h, short_le_word(chunks.remainder())))
+}
+
+/// Fewer than 8 bytes as a little-endian word padded with zeros, read as at most three loads
+/// instead of a copy into a padded buffer (that copy was a `memcpy` call per token). Where the
+/// loads overlap they read the same bytes into the same positions, so OR-ing them is exact.
+fn short_le_word(bytes: &[u8]) -> u64 {
+    let len = bytes.len();
+    debug_assert!(len < 8);
+    match len {
+        0 => 0,
+        1..=3 => {
+            let (first, middle, last) = (bytes[0], bytes[len / 2], bytes[len - 1]);
+            u64::from(first) | u64::from(middle) << (8 * (len / 2)) | u64::from(last) << (8 * (len - 1))
+        }
+        _ => {
+            let head = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"));
+            let tail = u32::from_le_bytes(bytes[len - 4..].try_into().expect("4 bytes"));
+            u64::from(head) | u64::from(tail) << (8 * (len - 4))
+        }
+    }
 }
 
 fn lexeme_hash(l: &Lexeme<'_>) -> u64 {
@@ -259,17 +277,76 @@ fn signature(hashes: &[u64]) -> u64 {
     fmix(hashes.iter().fold(hashes.len() as u64, |h, &x| mix(h, x)))
 }
 
+/// A template token as matching sees it: a constant by the hash of its text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TokenKey {
+    Constant(u64),
+    Slot,
+}
+
+impl TokenKey {
+    fn of(token: &Token) -> TokenKey {
+        match token {
+            Token::Text(text) => TokenKey::Constant(hash_text(text)),
+            Token::Slot(_) => TokenKey::Slot,
+        }
+    }
+}
+
 /// A constant accepts only itself; a slot accepts any value or word, never punctuation.
-fn accepts(entry: &Entry, lexemes: &[Lexeme<'_>], hashes: &[u64]) -> bool {
-    entry.tokens.len() == lexemes.len()
-        && entry.tokens.iter().zip(lexemes).zip(entry.hashes.iter().zip(hashes)).all(|((t, l), (th, lh))| {
-            match (&t.token, l.class) {
-                (Token::Text(_), Class::Word | Class::Punct) => th == lh,
-                (Token::Text(_), Class::Slot(_)) => false,
-                (Token::Slot(_), Class::Punct) => false,
-                (Token::Slot(_), _) => true,
-            }
+/// `hashes` are the lexemes' [`lexeme_hash`]es.
+fn accepts(keys: &[TokenKey], lexemes: &[Lexeme<'_>], hashes: &[u64]) -> bool {
+    keys.len() == lexemes.len()
+        && keys.iter().zip(lexemes).zip(hashes).all(|((key, l), &hash)| match (key, l.class) {
+            (TokenKey::Constant(constant), Class::Word | Class::Punct) => *constant == hash,
+            (TokenKey::Constant(_), Class::Slot(_)) => false,
+            (TokenKey::Slot, Class::Punct) => false,
+            (TokenKey::Slot, _) => true,
         })
+}
+
+/// The candidate bucket of templates (or records) of `len` tokens whose first token is `first`
+/// (`None` for a slot). Buckets whose keys collide merely share a list: every candidate is
+/// checked in full.
+fn bucket_key(len: usize, first: Option<u64>) -> u64 {
+    fmix(mix(mix(len as u64, u64::from(first.is_some())), first.unwrap_or(0)))
+}
+
+/// The buckets a record's templates can be in: a first word may meet a constant or a slot,
+/// punctuation only a constant, a value only a slot.
+fn record_buckets(lexemes: &[Lexeme<'_>], hashes: &[u64]) -> [Option<u64>; 2] {
+    let len = lexemes.len();
+    match lexemes.first().map(|l| l.class) {
+        None => [Some(bucket_key(0, None)), None],
+        Some(Class::Word) => [Some(bucket_key(len, Some(hashes[0]))), Some(bucket_key(len, None))],
+        Some(Class::Punct) => [Some(bucket_key(len, Some(hashes[0]))), None],
+        Some(Class::Slot(_)) => [Some(bucket_key(len, None)), None],
+    }
+}
+
+fn template_bucket(keys: &[TokenKey]) -> u64 {
+    let first = keys.first().and_then(|key| match key {
+        TokenKey::Constant(hash) => Some(*hash),
+        TokenKey::Slot => None,
+    });
+    bucket_key(keys.len(), first)
+}
+
+/// What matching needs of a live template, copied into the index so that scanning candidates
+/// touches neither the pattern map nor the template's strings.
+#[derive(Clone, Debug)]
+struct Candidate {
+    id: u64,
+    constants: usize,
+    keys: Box<[TokenKey]>,
+}
+
+impl Candidate {
+    /// Candidates are kept most specific first (most constants, then the oldest): the order in
+    /// which a record picks among the templates that accept it, so the first that accepts wins.
+    fn precedes(&self, constants: usize, id: u64) -> bool {
+        (self.constants, std::cmp::Reverse(self.id)) > (constants, std::cmp::Reverse(id))
+    }
 }
 
 fn agree_except(a: &[TemplateToken], b: &[TemplateToken], hole: usize) -> bool {
@@ -305,7 +382,8 @@ struct Index {
     /// Bumped whenever anything that `to_bytes` writes changes other than counters, samples and
     /// recency: a template is created, generalised, widened, merged or evicted.
     revision: u64,
-    by_len: FastMap<usize, Vec<u64>>,
+    /// Live templates by [`template_bucket`], each list in [`Candidate::precedes`] order.
+    candidates: FastMap<u64, Vec<Candidate>>,
     holes: FastMap<u64, Vec<u64>>,
     memo: FastMap<u64, (u64, u64)>,
     /// Per-token hashes of the record being assigned, kept between calls to save an allocation.
@@ -441,17 +519,23 @@ impl Engine {
         if let Some(&(generation, id)) = self.index.memo.get(&sig) {
             if generation == self.index.generation {
                 if let Some(entry) = self.patterns.get(&id) {
-                    if accepts(entry, lexemes, hashes) {
+                    if accepts(&entry.keys, lexemes, hashes) {
                         return Some(id);
                     }
                 }
             }
         }
+        // The most specific template that accepts the record (most constants, then the oldest).
         let mut best: Option<(usize, u64)> = None;
-        for &id in self.index.by_len.get(&lexemes.len()).map(Vec::as_slice).unwrap_or_default() {
-            let entry = &self.patterns[&id];
-            if best.is_none_or(|(constants, _)| entry.constants > constants) && accepts(entry, lexemes, hashes) {
-                best = Some((entry.constants, id));
+        for bucket in record_buckets(lexemes, hashes).into_iter().flatten() {
+            for candidate in self.index.candidates.get(&bucket).map(Vec::as_slice).unwrap_or_default() {
+                if best.is_some_and(|(constants, id)| !candidate.precedes(constants, id)) {
+                    break;
+                }
+                if accepts(&candidate.keys, lexemes, hashes) {
+                    best = Some((candidate.constants, candidate.id));
+                    break;
+                }
             }
         }
         let (_, id) = best?;
@@ -490,7 +574,7 @@ impl Engine {
             },
             tokens,
             constants: 0,
-            hashes: Vec::new(),
+            keys: Vec::new(),
             last_used: self.clock,
             aliases: Vec::new(),
         };
@@ -658,9 +742,9 @@ impl Engine {
 
     fn index_insert(&mut self, id: u64) {
         let entry = &self.patterns[&id];
-        let ids = self.index.by_len.entry(entry.tokens.len()).or_default();
-        let at = ids.partition_point(|&x| x < id);
-        ids.insert(at, id);
+        let candidates = self.index.candidates.entry(template_bucket(&entry.keys)).or_default();
+        let at = candidates.partition_point(|c| c.precedes(entry.constants, id));
+        candidates.insert(at, Candidate { id, constants: entry.constants, keys: entry.keys.as_slice().into() });
         for (_, key) in hole_keys(&entry.tokens) {
             let ids = self.index.holes.entry(key).or_default();
             let at = ids.partition_point(|&x| x < id);
@@ -672,10 +756,11 @@ impl Engine {
 
     fn index_remove(&mut self, id: u64) {
         let entry = &self.patterns[&id];
-        if let Some(ids) = self.index.by_len.get_mut(&entry.tokens.len()) {
-            ids.retain(|&x| x != id);
-            if ids.is_empty() {
-                self.index.by_len.remove(&entry.tokens.len());
+        let bucket = template_bucket(&entry.keys);
+        if let Some(candidates) = self.index.candidates.get_mut(&bucket) {
+            candidates.retain(|c| c.id != id);
+            if candidates.is_empty() {
+                self.index.candidates.remove(&bucket);
             }
         }
         for (_, key) in hole_keys(&entry.tokens) {
