@@ -378,6 +378,7 @@ fn push_piece<'a>(piece: &'a str, any: Class16, space_before: bool, out: &mut Ve
 }
 
 /// A word of ASCII letters, cut to [`MAX_WORD_BYTES`].
+#[inline(always)]
 fn push_word<'a>(word: &'a str, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
     let text = &word[..word.len().min(MAX_WORD_BYTES)];
     push(out, Lexeme { text, class: Class::Word, space_before });
