@@ -36,7 +36,8 @@
 mod lexer;
 mod wire;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::hash_map::Entry as MapEntry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -215,6 +216,89 @@ impl Hasher for PassThroughHasher {
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<PassThroughHasher>>;
 
+/// Pattern ids are small consecutive integers: a multiply spreads them over the bits a hash
+/// table uses (the low ones for the slot, the high ones for the tag).
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Live patterns by id: a hash map for the lookups made on every call (a `BTreeMap` search was
+/// the costliest part of a memo hit), and the ids in order for everything that lists patterns
+/// by ascending id.
+#[derive(Clone, Debug, Default)]
+struct PatternMap {
+    by_id: HashMap<u64, Entry, BuildHasherDefault<IdHasher>>,
+    ids: BTreeSet<u64>,
+}
+
+impl PatternMap {
+    fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    fn contains_key(&self, id: &u64) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    fn get(&self, id: &u64) -> Option<&Entry> {
+        self.by_id.get(id)
+    }
+
+    fn get_mut(&mut self, id: &u64) -> Option<&mut Entry> {
+        self.by_id.get_mut(id)
+    }
+
+    fn insert(&mut self, id: u64, entry: Entry) -> Option<Entry> {
+        self.ids.insert(id);
+        self.by_id.insert(id, entry)
+    }
+
+    fn remove(&mut self, id: &u64) -> Option<Entry> {
+        self.ids.remove(id);
+        self.by_id.remove(id)
+    }
+
+    /// In ascending id order.
+    fn keys(&self) -> impl Iterator<Item = &u64> {
+        self.ids.iter()
+    }
+
+    /// In ascending id order.
+    fn values(&self) -> impl Iterator<Item = &Entry> {
+        self.ids.iter().map(|id| &self.by_id[id])
+    }
+
+    /// In no particular order.
+    fn unordered_values(&self) -> impl Iterator<Item = &Entry> {
+        self.by_id.values()
+    }
+}
+
+impl std::ops::Index<&u64> for PatternMap {
+    type Output = Entry;
+
+    fn index(&self, id: &u64) -> &Entry {
+        &self.by_id[id]
+    }
+}
+
 const SLOT_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
 
 fn fmix(mut h: u64) -> u64 {
@@ -263,13 +347,6 @@ fn lexeme_hash(l: &Lexeme<'_>) -> u64 {
     match l.class {
         Class::Slot(_) => SLOT_HASH,
         Class::Word | Class::Punct => hash_text(l.text),
-    }
-}
-
-fn token_hash(t: &Token) -> u64 {
-    match t {
-        Token::Slot(_) => SLOT_HASH,
-        Token::Text(text) => hash_text(text),
     }
 }
 
@@ -354,24 +431,69 @@ fn agree_except(a: &[TemplateToken], b: &[TemplateToken], hole: usize) -> bool {
 }
 
 /// For each generalisable position, a key shared by all templates that are equal everywhere else.
-fn hole_keys(tokens: &[TemplateToken]) -> Vec<(usize, u64)> {
+/// `keys` are the tokens' [`TokenKey`]s (a slot hashes as [`SLOT_HASH`]).
+fn hole_keys(tokens: &[TemplateToken], keys: &[TokenKey]) -> Vec<(usize, u64)> {
+    debug_assert!(tokens.iter().zip(keys).all(|(t, k)| TokenKey::of(&t.token) == *k));
     let n = tokens.len();
-    let hashes: Vec<u64> = tokens.iter().map(|t| token_hash(&t.token)).collect();
-    let mut prefix = vec![0x243f_6a88_85a3_08d3u64; n + 1];
-    for i in 0..n {
-        prefix[i + 1] = mix(prefix[i], hashes[i]);
-    }
+    let hash = |i: usize| match keys[i] {
+        TokenKey::Constant(hash) => hash,
+        TokenKey::Slot => SLOT_HASH,
+    };
     let mut suffix = vec![0x1319_8a2e_0370_7344u64; n + 1];
     for i in (0..n).rev() {
-        suffix[i] = mix(suffix[i + 1], hashes[i]);
+        suffix[i] = mix(suffix[i + 1], hash(i));
     }
     // The leading word names the event (a verb, a component, an event key), as in Drain's
     // prefix tree: it is never generalised by the clusterer, only by masking.
     let event_key = tokens.iter().position(|t| matches!(&t.token, Token::Text(_)) && t.token.is_generalisable());
-    (0..n)
-        .filter(|&p| Some(p) != event_key && tokens[p].token.is_generalisable())
-        .map(|p| (p, fmix(prefix[p] ^ suffix[p + 1].rotate_left(29) ^ ((p as u64) << 32 | n as u64))))
-        .collect()
+    let mut prefix = 0x243f_6a88_85a3_08d3u64;
+    let mut holes = Vec::new();
+    for (p, token) in tokens.iter().enumerate() {
+        if Some(p) != event_key && token.token.is_generalisable() {
+            holes.push((p, fmix(prefix ^ suffix[p + 1].rotate_left(29) ^ ((p as u64) << 32 | n as u64))));
+        }
+        prefix = mix(prefix, hash(p));
+    }
+    holes
+}
+
+/// The ids of the live templates that share a hole key, ascending. Most keys belong to a single
+/// template; it is kept inline rather than in a one-element `Vec`, which cost an allocation for
+/// every generalisable position of every new template.
+#[derive(Clone, Debug)]
+enum HoleIds {
+    One([u64; 1]),
+    Many(Vec<u64>),
+}
+
+impl HoleIds {
+    fn as_slice(&self) -> &[u64] {
+        match self {
+            HoleIds::One(id) => id,
+            HoleIds::Many(ids) => ids,
+        }
+    }
+
+    fn insert(&mut self, id: u64) {
+        if let HoleIds::One([only]) = *self {
+            *self = HoleIds::Many(vec![only]);
+        }
+        if let HoleIds::Many(ids) = self {
+            let at = ids.partition_point(|&x| x < id);
+            ids.insert(at, id);
+        }
+    }
+
+    /// Removes `id`; returns whether no id is left.
+    fn remove(&mut self, id: u64) -> bool {
+        match self {
+            HoleIds::One([only]) => *only == id,
+            HoleIds::Many(ids) => {
+                ids.retain(|&x| x != id);
+                ids.is_empty()
+            }
+        }
+    }
 }
 
 /// Derived lookup structures; rebuilt from the patterns on decode, never serialized.
@@ -384,7 +506,8 @@ struct Index {
     revision: u64,
     /// Live templates by [`template_bucket`], each list in [`Candidate::precedes`] order.
     candidates: FastMap<u64, Vec<Candidate>>,
-    holes: FastMap<u64, Vec<u64>>,
+    /// Live templates by [`hole_keys`].
+    holes: FastMap<u64, HoleIds>,
     memo: FastMap<u64, (u64, u64)>,
     /// Per-token hashes of the record being assigned, kept between calls to save an allocation.
     scratch_hashes: Vec<u64>,
@@ -406,7 +529,7 @@ pub struct Engine {
     max_patterns: usize,
     next_id: u64,
     clock: u64,
-    patterns: BTreeMap<u64, Entry>,
+    patterns: PatternMap,
     aliases: BTreeMap<u64, u64>,
     index: Index,
 }
@@ -428,7 +551,7 @@ impl Engine {
             max_patterns: max_patterns.max(1),
             next_id: 1,
             clock: 0,
-            patterns: BTreeMap::new(),
+            patterns: PatternMap::default(),
             aliases: BTreeMap::new(),
             index: Index::default(),
         }
@@ -589,47 +712,53 @@ impl Engine {
     fn settle(&mut self, start: u64) -> (u64, Vec<u64>) {
         let mut current = start;
         let mut absorbed = Vec::new();
-        'restart: loop {
-            let tokens = self.patterns[&current].tokens.clone();
-            for (hole, key) in hole_keys(&tokens) {
-                let Some(candidates) = self.index.holes.get(&key) else { continue };
-                if candidates.len() < 2 {
-                    continue;
-                }
-                let siblings: Vec<u64> = candidates
-                    .iter()
-                    .copied()
-                    .filter(|id| agree_except(&tokens, &self.patterns[id].tokens, hole))
-                    .collect();
-                if siblings.len() < 2 {
-                    continue;
-                }
-                let mut has_slot = false;
-                let mut distinct: Vec<&str> = Vec::new();
-                for id in &siblings {
-                    match &self.patterns[id].tokens[hole].token {
-                        Token::Slot(_) => has_slot = true,
-                        Token::Text(text) => {
-                            if !distinct.contains(&&**text) {
-                                distinct.push(text);
-                            }
+        while let Some((hole, siblings)) = self.variable_position(current) {
+            let survivor = *siblings.iter().min().expect("at least two siblings");
+            for &victim in siblings.iter().filter(|&&id| id != survivor) {
+                self.absorb(survivor, victim);
+                absorbed.push(victim);
+            }
+            self.generalise(survivor, hole);
+            current = survivor;
+        }
+        (current, absorbed)
+    }
+
+    /// The first position at which template `id` and the templates equal to it everywhere else
+    /// (its siblings, `id` included) show a variable, with those siblings.
+    fn variable_position(&self, id: u64) -> Option<(usize, Vec<u64>)> {
+        let entry = &self.patterns[&id];
+        for (hole, key) in hole_keys(&entry.tokens, &entry.keys) {
+            let Some(candidates) = self.index.holes.get(&key).map(HoleIds::as_slice) else { continue };
+            if candidates.len() < 2 {
+                continue;
+            }
+            let siblings: Vec<u64> = candidates
+                .iter()
+                .copied()
+                .filter(|id| agree_except(&entry.tokens, &self.patterns[id].tokens, hole))
+                .collect();
+            if siblings.len() < 2 {
+                continue;
+            }
+            let mut has_slot = false;
+            let mut distinct: Vec<&str> = Vec::new();
+            for id in &siblings {
+                match &self.patterns[id].tokens[hole].token {
+                    Token::Slot(_) => has_slot = true,
+                    Token::Text(text) => {
+                        if !distinct.contains(&&**text) {
+                            distinct.push(text);
                         }
                     }
                 }
-                if !has_slot && distinct.len() < DISTINCT_VALUES_FOR_VARIABLE {
-                    continue;
-                }
-                let survivor = *siblings.iter().min().expect("at least two siblings");
-                for &victim in siblings.iter().filter(|&&id| id != survivor) {
-                    self.absorb(survivor, victim);
-                    absorbed.push(victim);
-                }
-                self.generalise(survivor, hole);
-                current = survivor;
-                continue 'restart;
             }
-            return (current, absorbed);
+            if !has_slot && distinct.len() < DISTINCT_VALUES_FOR_VARIABLE {
+                continue;
+            }
+            return Some((hole, siblings));
         }
+        None
     }
 
     fn generalise(&mut self, id: u64, hole: usize) {
@@ -726,7 +855,10 @@ impl Engine {
             return;
         }
         let keep = self.max_patterns - self.max_patterns / 32;
-        let mut by_age: Vec<(u64, u64)> = self.patterns.iter().map(|(&id, e)| (e.last_used, id)).collect();
+        // Any order will do: the (last_used, id) pairs are distinct, so the coldest are the same
+        // set whichever way they are gathered, and they are sorted before removal.
+        let mut by_age: Vec<(u64, u64)> =
+            self.patterns.unordered_values().map(|e| (e.last_used, e.pattern.id.0)).collect();
         let evict = by_age.len() - keep;
         by_age.select_nth_unstable(evict - 1);
         by_age.truncate(evict);
@@ -745,10 +877,13 @@ impl Engine {
         let candidates = self.index.candidates.entry(template_bucket(&entry.keys)).or_default();
         let at = candidates.partition_point(|c| c.precedes(entry.constants, id));
         candidates.insert(at, Candidate { id, constants: entry.constants, keys: entry.keys.as_slice().into() });
-        for (_, key) in hole_keys(&entry.tokens) {
-            let ids = self.index.holes.entry(key).or_default();
-            let at = ids.partition_point(|&x| x < id);
-            ids.insert(at, id);
+        for (_, key) in hole_keys(&entry.tokens, &entry.keys) {
+            match self.index.holes.entry(key) {
+                MapEntry::Vacant(vacant) => {
+                    vacant.insert(HoleIds::One([id]));
+                }
+                MapEntry::Occupied(mut occupied) => occupied.get_mut().insert(id),
+            }
         }
         self.index.generation += 1;
         self.index.revision += 1;
@@ -763,12 +898,9 @@ impl Engine {
                 self.index.candidates.remove(&bucket);
             }
         }
-        for (_, key) in hole_keys(&entry.tokens) {
-            if let Some(ids) = self.index.holes.get_mut(&key) {
-                ids.retain(|&x| x != id);
-                if ids.is_empty() {
-                    self.index.holes.remove(&key);
-                }
+        for (_, key) in hole_keys(&entry.tokens, &entry.keys) {
+            if self.index.holes.get_mut(&key).is_some_and(|ids| ids.remove(id)) {
+                self.index.holes.remove(&key);
             }
         }
         self.index.generation += 1;
