@@ -301,7 +301,7 @@ impl std::ops::Index<&u64> for PatternMap {
 
 const SLOT_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
 
-fn fmix(mut h: u64) -> u64 {
+const fn fmix(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -309,12 +309,31 @@ fn fmix(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-fn mix(h: u64, x: u64) -> u64 {
+const fn mix(h: u64, x: u64) -> u64 {
     (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95)
 }
 
 fn hash_text(text: &str) -> u64 {
     let bytes = text.as_bytes();
+    if let [byte] = bytes {
+        return SINGLE_BYTE_HASHES[*byte as usize];
+    }
+    hash_bytes(bytes)
+}
+
+/// [`hash_text`] of every one-byte text (most punctuation tokens), computed at compile time.
+const SINGLE_BYTE_HASHES: [u64; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        // What `hash_bytes` computes for a single byte: the length, then the zero-padded tail.
+        table[byte] = fmix(mix(1, byte as u64));
+        byte += 1;
+    }
+    table
+};
+
+fn hash_bytes(bytes: &[u8]) -> u64 {
     let mut h = bytes.len() as u64;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {

@@ -173,3 +173,10 @@ fn short_words_read_as_zero_padded_little_endian() {
         assert_eq!(short_le_word(&bytes[..len]), u64::from_le_bytes(padded), "{len} bytes");
     }
 }
+
+#[test]
+fn single_byte_hashes_are_the_general_hash() {
+    for byte in 0..=255u8 {
+        assert_eq!(SINGLE_BYTE_HASHES[usize::from(byte)], hash_bytes(&[byte]), "{byte}");
+    }
+}
