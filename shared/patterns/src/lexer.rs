@@ -105,29 +105,29 @@ struct Shape {
     letters_only: bool,
 }
 
-/// A set of byte classes.
-type Class16 = u16;
+/// A set of byte classes, one bit each (the constants below).
+type ByteClasses = u16;
 
-const ALNUM: Class16 = 1;
-const DIGIT: Class16 = 2;
-const COLON: Class16 = 4;
-const DELIM: Class16 = 8;
-const DOT: Class16 = 16;
-const NON_ASCII: Class16 = 32;
-const LETTER: Class16 = 64;
+const ALNUM: ByteClasses = 1;
+const DIGIT: ByteClasses = 2;
+const COLON: ByteClasses = 4;
+const DELIM: ByteClasses = 8;
+const DOT: ByteClasses = 16;
+const NON_ASCII: ByteClasses = 32;
+const LETTER: ByteClasses = 64;
 /// ASCII whitespace, which separates chunks.
-const SPACE: Class16 = 128;
+const SPACE: ByteClasses = 128;
 /// See [`is_opener`] and [`is_trailer`].
-const OPENER: Class16 = 256;
-const TRAILER: Class16 = 512;
+const OPENER: ByteClasses = 256;
+const TRAILER: ByteClasses = 512;
 /// The complements of `LETTER` and `DIGIT`, so that the OR of a chunk's classes alone tells
 /// whether all its bytes are letters (or digits).
-const NOT_LETTER: Class16 = 1024;
-const NOT_DIGIT: Class16 = 2048;
+const NOT_LETTER: ByteClasses = 1024;
+const NOT_DIGIT: ByteClasses = 2048;
 
 /// Byte classes for chunking and [`Shape`], built at compile time from the same predicates the
 /// rules use, so that each test on a byte is one table lookup.
-const BYTE_CLASS: [Class16; 256] = {
+const BYTE_CLASS: [ByteClasses; 256] = {
     let mut table = [0; 256];
     let mut b = 0;
     while b < 256 {
@@ -176,7 +176,6 @@ const BYTE_CLASS: [Class16; 256] = {
 
 fn shape_of(bytes: &[u8]) -> Shape {
     let mut seen = 0;
-
     for &b in bytes {
         let class = BYTE_CLASS[b as usize];
         seen |= class;
@@ -185,7 +184,7 @@ fn shape_of(bytes: &[u8]) -> Shape {
 }
 
 /// The shape of `bytes` from the OR (`seen`) of their byte classes.
-fn shape_from(bytes: &[u8], seen: Class16) -> Shape {
+fn shape_from(bytes: &[u8], seen: ByteClasses) -> Shape {
     // Runs of dots count as delimiters; look for one only when it could matter.
     let dot_run = seen & DELIM == 0 && seen & DOT != 0 && bytes.windows(2).any(|pair| pair == b"..");
     Shape {
@@ -251,7 +250,7 @@ const fn is_delimiter(b: u8) -> bool {
 }
 
 /// `seen` is the OR of the chunk's byte classes.
-fn lex_chunk<'a>(chunk: &'a str, seen: Class16, out: &mut Vec<Lexeme<'a>>) {
+fn lex_chunk<'a>(chunk: &'a str, seen: ByteClasses, out: &mut Vec<Lexeme<'a>>) {
     let bytes = chunk.as_bytes();
     let mut core_start = 0;
     let mut end = bytes.len();
@@ -361,7 +360,7 @@ fn lex_core<'a>(core: &'a str, shape: Shape, space_before: bool, out: &mut Vec<L
 }
 
 /// A non-empty piece of a split core: `any` is the OR of its byte classes.
-fn push_piece<'a>(piece: &'a str, any: Class16, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
+fn push_piece<'a>(piece: &'a str, any: ByteClasses, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
     if any & NOT_LETTER == 0 {
         push_word(piece, space_before, out);
         return;
