@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release -p causeloop -p causeloop-patterns --example state
+# --bin as well as --example: with only --example, cargo builds no binary of the selected packages,
+# and a stale (or missing) `causeloop` would be scored.
+cargo build --release -p causeloop -p causeloop-patterns --bin causeloop --example state
 if [ ! -x .venv-bench/bin/python ]; then
   python3 -m venv .venv-bench
   .venv-bench/bin/pip install --quiet 'drain3==0.9.11'

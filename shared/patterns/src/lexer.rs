@@ -29,12 +29,6 @@ pub(crate) struct Lexeme<'a> {
     pub space_before: bool,
 }
 
-impl Lexeme<'_> {
-    pub(crate) fn is_slot(&self) -> bool {
-        matches!(self.class, Class::Slot(_))
-    }
-}
-
 /// Separates the title from the first line of the body inside one template.
 pub(crate) const BODY_SEPARATOR: &str = "\n";
 
@@ -63,24 +57,38 @@ fn lex_line<'a>(line: &'a str, out: &mut Vec<Lexeme<'a>>) {
     // Chunks are the runs between ASCII whitespace, as `split_ascii_whitespace` gives them; an
     // ASCII byte never occurs inside a multi-byte character, so the cuts are char boundaries.
     let bytes = line.as_bytes();
-    let mut at = 0;
-    while at < bytes.len() {
-        if bytes[at].is_ascii_whitespace() {
-            at += 1;
-            continue;
-        }
-        let start = at;
-        let (mut seen, mut every) = (0u8, u8::MAX);
-        while at < bytes.len() && !bytes[at].is_ascii_whitespace() {
-            let class = BYTE_CLASS[bytes[at] as usize];
+    let mut start = 0;
+    while start < bytes.len() {
+        // The chunk runs up to the next whitespace byte or the end of the line; it is empty when
+        // `start` is at whitespace.
+        let mut end = start;
+        let mut seen = 0;
+        for &byte in &bytes[start..] {
+            let class = BYTE_CLASS[byte as usize];
+            if class & SPACE != 0 {
+                break;
+            }
             seen |= class;
-            every &= class;
-            at += 1;
+            end += 1;
         }
-        if out.len() > MAX_TOKENS {
-            return;
+        if end > start {
+            if out.len() > MAX_TOKENS {
+                return;
+            }
+            let chunk = &line[start..end];
+            if seen & NOT_LETTER == 0 {
+                // The most common chunk, a plain word: no brackets or punctuation around it, and
+                // no typed shape applies (see `lex_core`).
+                push_word(chunk, true, out);
+            } else if seen & NOT_DIGIT == 0 {
+                // The next most common, a plain integer (a UUID has dashes, an IP dots).
+                push(out, Lexeme { text: chunk, class: Class::Slot(SlotKind::Num), space_before: true });
+            } else {
+                lex_chunk(chunk, seen, out);
+            }
         }
-        lex_chunk(&line[start..at], seen, every, out);
+        // Past the whitespace byte that ended the chunk (or past the end of the line).
+        start = end + 1;
     }
 }
 
@@ -97,17 +105,30 @@ struct Shape {
     letters_only: bool,
 }
 
-const ALNUM: u8 = 1;
-const DIGIT: u8 = 2;
-const COLON: u8 = 4;
-const DELIM: u8 = 8;
-const DOT: u8 = 16;
-const NON_ASCII: u8 = 32;
-const LETTER: u8 = 64;
+/// A set of byte classes, one bit each (the constants below).
+type ByteClasses = u16;
 
-/// Byte classes for [`Shape`], built at compile time from the same predicates the rules use.
-const BYTE_CLASS: [u8; 256] = {
-    let mut table = [0u8; 256];
+const ALNUM: ByteClasses = 1;
+const DIGIT: ByteClasses = 2;
+const COLON: ByteClasses = 4;
+const DELIM: ByteClasses = 8;
+const DOT: ByteClasses = 16;
+const NON_ASCII: ByteClasses = 32;
+const LETTER: ByteClasses = 64;
+/// ASCII whitespace, which separates chunks.
+const SPACE: ByteClasses = 128;
+/// See [`is_opener`] and [`is_trailer`].
+const OPENER: ByteClasses = 256;
+const TRAILER: ByteClasses = 512;
+/// The complements of `LETTER` and `DIGIT`, so that the OR of a chunk's classes alone tells
+/// whether all its bytes are letters (or digits).
+const NOT_LETTER: ByteClasses = 1024;
+const NOT_DIGIT: ByteClasses = 2048;
+
+/// Byte classes for chunking and [`Shape`], built at compile time from the same predicates the
+/// rules use, so that each test on a byte is one table lookup.
+const BYTE_CLASS: [ByteClasses; 256] = {
+    let mut table = [0; 256];
     let mut b = 0;
     while b < 256 {
         let byte = b as u8;
@@ -132,6 +153,20 @@ const BYTE_CLASS: [u8; 256] = {
         }
         if byte.is_ascii_alphabetic() {
             class |= LETTER;
+        } else {
+            class |= NOT_LETTER;
+        }
+        if !byte.is_ascii_digit() {
+            class |= NOT_DIGIT;
+        }
+        if byte.is_ascii_whitespace() {
+            class |= SPACE;
+        }
+        if is_opener(byte) {
+            class |= OPENER;
+        }
+        if is_trailer(byte) {
+            class |= TRAILER;
         }
         table[b] = class;
         b += 1;
@@ -140,18 +175,16 @@ const BYTE_CLASS: [u8; 256] = {
 };
 
 fn shape_of(bytes: &[u8]) -> Shape {
-    let mut seen = 0u8;
-    let mut every = if bytes.is_empty() { 0 } else { u8::MAX };
+    let mut seen = 0;
     for &b in bytes {
         let class = BYTE_CLASS[b as usize];
         seen |= class;
-        every &= class;
     }
-    shape_from(bytes, seen, every)
+    shape_from(bytes, seen)
 }
 
-/// The shape of `bytes` from the OR (`seen`) and AND (`every`) of their byte classes.
-fn shape_from(bytes: &[u8], seen: u8, every: u8) -> Shape {
+/// The shape of `bytes` from the OR (`seen`) of their byte classes.
+fn shape_from(bytes: &[u8], seen: ByteClasses) -> Shape {
     // Runs of dots count as delimiters; look for one only when it could matter.
     let dot_run = seen & DELIM == 0 && seen & DOT != 0 && bytes.windows(2).any(|pair| pair == b"..");
     Shape {
@@ -160,12 +193,13 @@ fn shape_from(bytes: &[u8], seen: u8, every: u8) -> Shape {
         colon: seen & COLON != 0,
         delimiter: seen & DELIM != 0 || dot_run,
         non_ascii: seen & NON_ASCII != 0,
-        letters_only: every & LETTER != 0,
+        letters_only: !bytes.is_empty() && seen & NOT_LETTER == 0,
     }
 }
 
 /// Appends a token; adjacent whitespace-separated slots fold into one so that variable-length runs
 /// of values (lists of numbers, multi-part timestamps) do not change the shape of a message.
+#[inline(always)]
 fn push<'a>(out: &mut Vec<Lexeme<'a>>, lexeme: Lexeme<'a>) {
     if let Class::Slot(kind) = lexeme.class {
         // A comma-separated list of values ("10.0.0.1,10.0.0.2", "3, 4, 5") is one value too.
@@ -203,11 +237,11 @@ const UNITS: &[&str] = &[
     "min", "mins", "h", "hr", "hrs",
 ];
 
-fn is_opener(b: u8) -> bool {
+const fn is_opener(b: u8) -> bool {
     matches!(b, b'(' | b'[' | b'{' | b'<' | b'"' | b'\'')
 }
 
-fn is_trailer(b: u8) -> bool {
+const fn is_trailer(b: u8) -> bool {
     matches!(b, b')' | b']' | b'}' | b'>' | b'"' | b'\'' | b',' | b';' | b':' | b'.' | b'!' | b'?')
 }
 
@@ -215,21 +249,21 @@ const fn is_delimiter(b: u8) -> bool {
     matches!(b, b'=' | b':' | b',' | b';' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'<' | b'>' | b'"' | b'\'' | b'|')
 }
 
-/// `seen` and `every` are the OR and AND of the chunk's byte classes.
-fn lex_chunk<'a>(chunk: &'a str, seen: u8, every: u8, out: &mut Vec<Lexeme<'a>>) {
+/// `seen` is the OR of the chunk's byte classes.
+fn lex_chunk<'a>(chunk: &'a str, seen: ByteClasses, out: &mut Vec<Lexeme<'a>>) {
     let bytes = chunk.as_bytes();
     let mut core_start = 0;
     let mut end = bytes.len();
-    while core_start < end && is_opener(bytes[core_start]) {
+    while core_start < end && BYTE_CLASS[bytes[core_start] as usize] & OPENER != 0 {
         core_start += 1;
     }
-    while end > core_start && is_trailer(bytes[end - 1]) {
+    while end > core_start && BYTE_CLASS[bytes[end - 1] as usize] & TRAILER != 0 {
         end -= 1;
     }
     // Openers and trailers are ASCII punctuation, so the core alone decides whether the whole
     // chunk is punctuation. Most chunks have neither, and their classes are already known.
     let core = &bytes[core_start..end];
-    let shape = if core.len() == bytes.len() { shape_from(core, seen, every) } else { shape_of(core) };
+    let shape = if core.len() == bytes.len() { shape_from(core, seen) } else { shape_of(core) };
     if !shape.alphanumeric && !shape.non_ascii {
         lex_punctuation_chunk(chunk, out);
         return;
@@ -289,8 +323,7 @@ fn lex_core<'a>(core: &'a str, shape: Shape, space_before: bool, out: &mut Vec<L
     let bytes = head.as_bytes();
     let mut piece_start = 0;
     // The piece's shape, gathered on the way; a piece never holds a delimiter (`:` included).
-    let mut piece = 0u8;
-    let mut piece_every = u8::MAX;
+    let mut piece = 0;
     let mut i = 0;
     while i < bytes.len() {
         let class = BYTE_CLASS[bytes[i] as usize];
@@ -304,12 +337,11 @@ fn lex_core<'a>(core: &'a str, shape: Shape, space_before: bool, out: &mut Vec<L
         };
         if delimiter_len == 0 {
             piece |= class;
-            piece_every &= class;
             i += 1;
             continue;
         }
         if piece_start < i {
-            push_piece(&head[piece_start..i], piece, piece_every, space_before, out);
+            push_piece(&head[piece_start..i], piece, space_before, out);
             space_before = false;
         }
         push(out, Lexeme { text: &head[i..i + delimiter_len], class: Class::Punct, space_before });
@@ -317,10 +349,9 @@ fn lex_core<'a>(core: &'a str, shape: Shape, space_before: bool, out: &mut Vec<L
         i += delimiter_len;
         piece_start = i;
         piece = 0;
-        piece_every = u8::MAX;
     }
     if piece_start < bytes.len() {
-        push_piece(&head[piece_start..], piece, piece_every, space_before, out);
+        push_piece(&head[piece_start..], piece, space_before, out);
         space_before = false;
     }
     if let Some(url) = url {
@@ -328,9 +359,9 @@ fn lex_core<'a>(core: &'a str, shape: Shape, space_before: bool, out: &mut Vec<L
     }
 }
 
-/// A non-empty piece of a split core: `any` and `every` are the OR and AND of its byte classes.
-fn push_piece<'a>(piece: &'a str, any: u8, every: u8, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
-    if every & LETTER != 0 {
+/// A non-empty piece of a split core: `any` is the OR of its byte classes.
+fn push_piece<'a>(piece: &'a str, any: ByteClasses, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
+    if any & NOT_LETTER == 0 {
         push_word(piece, space_before, out);
         return;
     }
@@ -346,6 +377,7 @@ fn push_piece<'a>(piece: &'a str, any: u8, every: u8, space_before: bool, out: &
 }
 
 /// A word of ASCII letters, cut to [`MAX_WORD_BYTES`].
+#[inline(always)]
 fn push_word<'a>(word: &'a str, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
     let text = &word[..word.len().min(MAX_WORD_BYTES)];
     push(out, Lexeme { text, class: Class::Word, space_before });
@@ -508,12 +540,13 @@ fn is_ipv4_endpoint(b: &[u8]) -> bool {
 }
 
 fn is_ipv6(b: &[u8]) -> bool {
+    // The cheap test that fails for most tokens (times, keys) comes first.
+    if b.len() < 3 || !b.iter().all(|c| c.is_ascii_hexdigit() || *c == b':') {
+        return false;
+    }
     let colons = b.iter().filter(|&&c| c == b':').count();
     let compressed = b.windows(2).any(|w| w == b"::");
-    b.len() >= 3
-        && b.iter().all(|c| c.is_ascii_hexdigit() || *c == b':')
-        && (colons == 7 || (compressed && colons >= 2))
-        && b.iter().any(|c| c.is_ascii_hexdigit())
+    (colons == 7 || (compressed && colons >= 2)) && b.iter().any(|c| c.is_ascii_hexdigit())
 }
 
 fn is_path(b: &[u8]) -> bool {
@@ -655,15 +688,37 @@ fn is_calendar_word(text: &str) -> bool {
     if !capitalised || b.len() > LONGEST_CALENDAR_WORD {
         return false;
     }
-    // Lowercased once, then compared whole: capitalised words are common in logs, and comparing
-    // each against every name case-insensitively was a measurable share of the lexer's time.
+    // Lowercased once into a fixed-size key and compared whole, as integers: capitalised words
+    // are common in logs, and comparing slices called `memcmp` once per name of the same length.
     let mut lower = [0u8; LONGEST_CALENDAR_WORD];
     for (slot, byte) in lower.iter_mut().zip(b) {
         *slot = byte.to_ascii_lowercase();
     }
-    let lower = &lower[..b.len()];
-    CALENDAR_WORDS.iter().any(|word| word.as_bytes() == lower)
+    CALENDAR_KEYS.contains(&calendar_key(&lower, b.len()))
 }
+
+/// A word of at most [`LONGEST_CALENDAR_WORD`] bytes, zero-padded, with its length in the top
+/// byte (so that a word ending in NUL bytes is not taken for a shorter one).
+const fn calendar_key(word: &[u8], len: usize) -> u128 {
+    let mut key = (len as u128) << 120;
+    let mut i = 0;
+    while i < len {
+        key |= (word[i] as u128) << (8 * i);
+        i += 1;
+    }
+    key
+}
+
+const CALENDAR_KEYS: [u128; CALENDAR_WORDS.len()] = {
+    let mut keys = [0u128; CALENDAR_WORDS.len()];
+    let mut i = 0;
+    while i < keys.len() {
+        let word = CALENDAR_WORDS[i].as_bytes();
+        keys[i] = calendar_key(word, word.len());
+        i += 1;
+    }
+    keys
+};
 
 /// Month and weekday names that sit inside a date ("Sun Jul 10 03:03:10 2005", "Jun 14") are
 /// part of a timestamp: fold them into the neighbouring slot.
@@ -671,18 +726,15 @@ fn mask_calendar_words(tokens: &mut Vec<Lexeme<'_>>) {
     let mut i = tokens.len();
     while i > 0 {
         i -= 1;
+        // The neighbour is checked first: a word followed by a spaced slot is rare, while testing
+        // every word against the calendar names was a tenth of the lexer's time.
+        let Some(&Lexeme { class: Class::Slot(kind), space_before: true, .. }) = tokens.get(i + 1) else {
+            continue;
+        };
         let t = tokens[i];
         if t.class != Class::Word || !is_calendar_word(t.text) {
             continue;
         }
-        let Some(next) = tokens.get(i + 1) else { continue };
-        if !(next.space_before && next.is_slot()) {
-            continue;
-        }
-        let kind = match next.class {
-            Class::Slot(k) => k,
-            _ => unreachable!(),
-        };
         tokens[i].class = Class::Slot(kind.join(SlotKind::Any));
         tokens.remove(i + 1);
         if i > 0 && tokens[i].space_before {

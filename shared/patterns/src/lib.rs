@@ -36,7 +36,8 @@
 mod lexer;
 mod wire;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::hash_map::Entry as MapEntry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -162,8 +163,8 @@ struct Entry {
     tokens: Vec<TemplateToken>,
     /// Number of constant tokens: the more, the more specific the template.
     constants: usize,
-    /// Per-token hashes (all slots hash alike), so matching compares integers, not strings.
-    hashes: Vec<u64>,
+    /// What each token accepts, so that matching compares integers, not strings.
+    keys: Vec<TokenKey>,
     /// Logical time (number of assignments so far) of the last assignment, for eviction.
     last_used: u64,
     /// Ids that resolve to this pattern, oldest first.
@@ -173,7 +174,7 @@ struct Entry {
 impl Entry {
     fn refresh_derived(&mut self) {
         self.constants = self.tokens.iter().filter(|t| matches!(t.token, Token::Text(_))).count();
-        self.hashes = self.tokens.iter().map(|t| token_hash(&t.token)).collect();
+        self.keys = self.tokens.iter().map(|t| TokenKey::of(&t.token)).collect();
         self.pattern.template = render(&self.tokens);
     }
 }
@@ -215,9 +216,92 @@ impl Hasher for PassThroughHasher {
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<PassThroughHasher>>;
 
+/// Pattern ids are small consecutive integers: a multiply spreads them over the bits a hash
+/// table uses (the low ones for the slot, the high ones for the tag).
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Live patterns by id: a hash map for the lookups made on every call (a `BTreeMap` search was
+/// the costliest part of a memo hit), and the ids in order for everything that lists patterns
+/// by ascending id.
+#[derive(Clone, Debug, Default)]
+struct PatternMap {
+    by_id: HashMap<u64, Entry, BuildHasherDefault<IdHasher>>,
+    ids: BTreeSet<u64>,
+}
+
+impl PatternMap {
+    fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    fn contains_key(&self, id: &u64) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    fn get(&self, id: &u64) -> Option<&Entry> {
+        self.by_id.get(id)
+    }
+
+    fn get_mut(&mut self, id: &u64) -> Option<&mut Entry> {
+        self.by_id.get_mut(id)
+    }
+
+    fn insert(&mut self, id: u64, entry: Entry) -> Option<Entry> {
+        self.ids.insert(id);
+        self.by_id.insert(id, entry)
+    }
+
+    fn remove(&mut self, id: &u64) -> Option<Entry> {
+        self.ids.remove(id);
+        self.by_id.remove(id)
+    }
+
+    /// In ascending id order.
+    fn keys(&self) -> impl Iterator<Item = &u64> {
+        self.ids.iter()
+    }
+
+    /// In ascending id order.
+    fn values(&self) -> impl Iterator<Item = &Entry> {
+        self.ids.iter().map(|id| &self.by_id[id])
+    }
+
+    /// In no particular order.
+    fn unordered_values(&self) -> impl Iterator<Item = &Entry> {
+        self.by_id.values()
+    }
+}
+
+impl std::ops::Index<&u64> for PatternMap {
+    type Output = Entry;
+
+    fn index(&self, id: &u64) -> &Entry {
+        &self.by_id[id]
+    }
+}
+
 const SLOT_HASH: u64 = 0x9e37_79b9_7f4a_7c15;
 
-fn fmix(mut h: u64) -> u64 {
+const fn fmix(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -225,20 +309,57 @@ fn fmix(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-fn mix(h: u64, x: u64) -> u64 {
+const fn mix(h: u64, x: u64) -> u64 {
     (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95)
 }
 
 fn hash_text(text: &str) -> u64 {
     let bytes = text.as_bytes();
+    if let [byte] = bytes {
+        return SINGLE_BYTE_HASHES[*byte as usize];
+    }
+    hash_bytes(bytes)
+}
+
+/// [`hash_text`] of every one-byte text (most punctuation tokens), computed at compile time.
+const SINGLE_BYTE_HASHES: [u64; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        // What `hash_bytes` computes for a single byte: the length, then the zero-padded tail.
+        table[byte] = fmix(mix(1, byte as u64));
+        byte += 1;
+    }
+    table
+};
+
+fn hash_bytes(bytes: &[u8]) -> u64 {
     let mut h = bytes.len() as u64;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
         h = mix(h, u64::from_le_bytes(chunk.try_into().expect("8-byte chunk")));
     }
-    let mut tail = [0u8; 8];
-    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    fmix(mix(h, u64::from_le_bytes(tail)))
+    fmix(mix(h, short_le_word(chunks.remainder())))
+}
+
+/// Fewer than 8 bytes as a little-endian word padded with zeros, read as at most three loads
+/// instead of a copy into a padded buffer (that copy was a `memcpy` call per token). Where the
+/// loads overlap they read the same bytes into the same positions, so OR-ing them is exact.
+fn short_le_word(bytes: &[u8]) -> u64 {
+    let len = bytes.len();
+    debug_assert!(len < 8);
+    match len {
+        0 => 0,
+        1..=3 => {
+            let (first, middle, last) = (bytes[0], bytes[len / 2], bytes[len - 1]);
+            u64::from(first) | u64::from(middle) << (8 * (len / 2)) | u64::from(last) << (8 * (len - 1))
+        }
+        _ => {
+            let head = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"));
+            let tail = u32::from_le_bytes(bytes[len - 4..].try_into().expect("4 bytes"));
+            u64::from(head) | u64::from(tail) << (8 * (len - 4))
+        }
+    }
 }
 
 fn lexeme_hash(l: &Lexeme<'_>) -> u64 {
@@ -248,28 +369,80 @@ fn lexeme_hash(l: &Lexeme<'_>) -> u64 {
     }
 }
 
-fn token_hash(t: &Token) -> u64 {
-    match t {
-        Token::Slot(_) => SLOT_HASH,
-        Token::Text(text) => hash_text(text),
-    }
-}
-
 fn signature(hashes: &[u64]) -> u64 {
     fmix(hashes.iter().fold(hashes.len() as u64, |h, &x| mix(h, x)))
 }
 
+/// A template token as matching sees it: a constant by the hash of its text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TokenKey {
+    Constant(u64),
+    Slot,
+}
+
+impl TokenKey {
+    fn of(token: &Token) -> TokenKey {
+        match token {
+            Token::Text(text) => TokenKey::Constant(hash_text(text)),
+            Token::Slot(_) => TokenKey::Slot,
+        }
+    }
+}
+
 /// A constant accepts only itself; a slot accepts any value or word, never punctuation.
-fn accepts(entry: &Entry, lexemes: &[Lexeme<'_>], hashes: &[u64]) -> bool {
-    entry.tokens.len() == lexemes.len()
-        && entry.tokens.iter().zip(lexemes).zip(entry.hashes.iter().zip(hashes)).all(|((t, l), (th, lh))| {
-            match (&t.token, l.class) {
-                (Token::Text(_), Class::Word | Class::Punct) => th == lh,
-                (Token::Text(_), Class::Slot(_)) => false,
-                (Token::Slot(_), Class::Punct) => false,
-                (Token::Slot(_), _) => true,
-            }
+/// `hashes` are the lexemes' [`lexeme_hash`]es.
+fn accepts(keys: &[TokenKey], lexemes: &[Lexeme<'_>], hashes: &[u64]) -> bool {
+    keys.len() == lexemes.len()
+        && keys.iter().zip(lexemes).zip(hashes).all(|((key, l), &hash)| match (key, l.class) {
+            (TokenKey::Constant(constant), Class::Word | Class::Punct) => *constant == hash,
+            (TokenKey::Constant(_), Class::Slot(_)) => false,
+            (TokenKey::Slot, Class::Punct) => false,
+            (TokenKey::Slot, _) => true,
         })
+}
+
+/// The candidate bucket of templates (or records) of `len` tokens whose first token is `first`
+/// (`None` for a slot). Buckets whose keys collide merely share a list: every candidate is
+/// checked in full.
+fn bucket_key(len: usize, first: Option<u64>) -> u64 {
+    fmix(mix(mix(len as u64, u64::from(first.is_some())), first.unwrap_or(0)))
+}
+
+/// The buckets a record's templates can be in: a first word may meet a constant or a slot,
+/// punctuation only a constant, a value only a slot.
+fn record_buckets(lexemes: &[Lexeme<'_>], hashes: &[u64]) -> [Option<u64>; 2] {
+    let len = lexemes.len();
+    match lexemes.first().map(|l| l.class) {
+        None => [Some(bucket_key(0, None)), None],
+        Some(Class::Word) => [Some(bucket_key(len, Some(hashes[0]))), Some(bucket_key(len, None))],
+        Some(Class::Punct) => [Some(bucket_key(len, Some(hashes[0]))), None],
+        Some(Class::Slot(_)) => [Some(bucket_key(len, None)), None],
+    }
+}
+
+fn template_bucket(keys: &[TokenKey]) -> u64 {
+    let first = keys.first().and_then(|key| match key {
+        TokenKey::Constant(hash) => Some(*hash),
+        TokenKey::Slot => None,
+    });
+    bucket_key(keys.len(), first)
+}
+
+/// What matching needs of a live template, copied into the index so that scanning candidates
+/// touches neither the pattern map nor the template's strings.
+#[derive(Clone, Debug)]
+struct Candidate {
+    id: u64,
+    constants: usize,
+    keys: Box<[TokenKey]>,
+}
+
+impl Candidate {
+    /// Candidates are kept most specific first (most constants, then the oldest): the order in
+    /// which a record picks among the templates that accept it, so the first that accepts wins.
+    fn precedes(&self, constants: usize, id: u64) -> bool {
+        (self.constants, std::cmp::Reverse(self.id)) > (constants, std::cmp::Reverse(id))
+    }
 }
 
 fn agree_except(a: &[TemplateToken], b: &[TemplateToken], hole: usize) -> bool {
@@ -277,24 +450,69 @@ fn agree_except(a: &[TemplateToken], b: &[TemplateToken], hole: usize) -> bool {
 }
 
 /// For each generalisable position, a key shared by all templates that are equal everywhere else.
-fn hole_keys(tokens: &[TemplateToken]) -> Vec<(usize, u64)> {
+/// `keys` are the tokens' [`TokenKey`]s (a slot hashes as [`SLOT_HASH`]).
+fn hole_keys(tokens: &[TemplateToken], keys: &[TokenKey]) -> Vec<(usize, u64)> {
+    debug_assert!(tokens.iter().zip(keys).all(|(t, k)| TokenKey::of(&t.token) == *k));
     let n = tokens.len();
-    let hashes: Vec<u64> = tokens.iter().map(|t| token_hash(&t.token)).collect();
-    let mut prefix = vec![0x243f_6a88_85a3_08d3u64; n + 1];
-    for i in 0..n {
-        prefix[i + 1] = mix(prefix[i], hashes[i]);
-    }
+    let hash = |i: usize| match keys[i] {
+        TokenKey::Constant(hash) => hash,
+        TokenKey::Slot => SLOT_HASH,
+    };
     let mut suffix = vec![0x1319_8a2e_0370_7344u64; n + 1];
     for i in (0..n).rev() {
-        suffix[i] = mix(suffix[i + 1], hashes[i]);
+        suffix[i] = mix(suffix[i + 1], hash(i));
     }
     // The leading word names the event (a verb, a component, an event key), as in Drain's
     // prefix tree: it is never generalised by the clusterer, only by masking.
     let event_key = tokens.iter().position(|t| matches!(&t.token, Token::Text(_)) && t.token.is_generalisable());
-    (0..n)
-        .filter(|&p| Some(p) != event_key && tokens[p].token.is_generalisable())
-        .map(|p| (p, fmix(prefix[p] ^ suffix[p + 1].rotate_left(29) ^ ((p as u64) << 32 | n as u64))))
-        .collect()
+    let mut prefix = 0x243f_6a88_85a3_08d3u64;
+    let mut holes = Vec::new();
+    for (p, token) in tokens.iter().enumerate() {
+        if Some(p) != event_key && token.token.is_generalisable() {
+            holes.push((p, fmix(prefix ^ suffix[p + 1].rotate_left(29) ^ ((p as u64) << 32 | n as u64))));
+        }
+        prefix = mix(prefix, hash(p));
+    }
+    holes
+}
+
+/// The ids of the live templates that share a hole key, ascending. Most keys belong to a single
+/// template; it is kept inline rather than in a one-element `Vec`, which cost an allocation for
+/// every generalisable position of every new template.
+#[derive(Clone, Debug)]
+enum HoleIds {
+    One([u64; 1]),
+    Many(Vec<u64>),
+}
+
+impl HoleIds {
+    fn as_slice(&self) -> &[u64] {
+        match self {
+            HoleIds::One(id) => id,
+            HoleIds::Many(ids) => ids,
+        }
+    }
+
+    fn insert(&mut self, id: u64) {
+        if let HoleIds::One([only]) = *self {
+            *self = HoleIds::Many(vec![only]);
+        }
+        if let HoleIds::Many(ids) = self {
+            let at = ids.partition_point(|&x| x < id);
+            ids.insert(at, id);
+        }
+    }
+
+    /// Removes `id`; returns whether no id is left.
+    fn remove(&mut self, id: u64) -> bool {
+        match self {
+            HoleIds::One([only]) => *only == id,
+            HoleIds::Many(ids) => {
+                ids.retain(|&x| x != id);
+                ids.is_empty()
+            }
+        }
+    }
 }
 
 /// Derived lookup structures; rebuilt from the patterns on decode, never serialized.
@@ -305,8 +523,10 @@ struct Index {
     /// Bumped whenever anything that `to_bytes` writes changes other than counters, samples and
     /// recency: a template is created, generalised, widened, merged or evicted.
     revision: u64,
-    by_len: FastMap<usize, Vec<u64>>,
-    holes: FastMap<u64, Vec<u64>>,
+    /// Live templates by [`template_bucket`], each list in [`Candidate::precedes`] order.
+    candidates: FastMap<u64, Vec<Candidate>>,
+    /// Live templates by [`hole_keys`].
+    holes: FastMap<u64, HoleIds>,
     memo: FastMap<u64, (u64, u64)>,
     /// Per-token hashes of the record being assigned, kept between calls to save an allocation.
     scratch_hashes: Vec<u64>,
@@ -328,7 +548,7 @@ pub struct Engine {
     max_patterns: usize,
     next_id: u64,
     clock: u64,
-    patterns: BTreeMap<u64, Entry>,
+    patterns: PatternMap,
     aliases: BTreeMap<u64, u64>,
     index: Index,
 }
@@ -350,7 +570,7 @@ impl Engine {
             max_patterns: max_patterns.max(1),
             next_id: 1,
             clock: 0,
-            patterns: BTreeMap::new(),
+            patterns: PatternMap::default(),
             aliases: BTreeMap::new(),
             index: Index::default(),
         }
@@ -441,17 +661,23 @@ impl Engine {
         if let Some(&(generation, id)) = self.index.memo.get(&sig) {
             if generation == self.index.generation {
                 if let Some(entry) = self.patterns.get(&id) {
-                    if accepts(entry, lexemes, hashes) {
+                    if accepts(&entry.keys, lexemes, hashes) {
                         return Some(id);
                     }
                 }
             }
         }
+        // The most specific template that accepts the record (most constants, then the oldest).
         let mut best: Option<(usize, u64)> = None;
-        for &id in self.index.by_len.get(&lexemes.len()).map(Vec::as_slice).unwrap_or_default() {
-            let entry = &self.patterns[&id];
-            if best.is_none_or(|(constants, _)| entry.constants > constants) && accepts(entry, lexemes, hashes) {
-                best = Some((entry.constants, id));
+        for bucket in record_buckets(lexemes, hashes).into_iter().flatten() {
+            for candidate in self.index.candidates.get(&bucket).map(Vec::as_slice).unwrap_or_default() {
+                if best.is_some_and(|(constants, id)| !candidate.precedes(constants, id)) {
+                    break;
+                }
+                if accepts(&candidate.keys, lexemes, hashes) {
+                    best = Some((candidate.constants, candidate.id));
+                    break;
+                }
             }
         }
         let (_, id) = best?;
@@ -490,7 +716,7 @@ impl Engine {
             },
             tokens,
             constants: 0,
-            hashes: Vec::new(),
+            keys: Vec::new(),
             last_used: self.clock,
             aliases: Vec::new(),
         };
@@ -505,47 +731,53 @@ impl Engine {
     fn settle(&mut self, start: u64) -> (u64, Vec<u64>) {
         let mut current = start;
         let mut absorbed = Vec::new();
-        'restart: loop {
-            let tokens = self.patterns[&current].tokens.clone();
-            for (hole, key) in hole_keys(&tokens) {
-                let Some(candidates) = self.index.holes.get(&key) else { continue };
-                if candidates.len() < 2 {
-                    continue;
-                }
-                let siblings: Vec<u64> = candidates
-                    .iter()
-                    .copied()
-                    .filter(|id| agree_except(&tokens, &self.patterns[id].tokens, hole))
-                    .collect();
-                if siblings.len() < 2 {
-                    continue;
-                }
-                let mut has_slot = false;
-                let mut distinct: Vec<&str> = Vec::new();
-                for id in &siblings {
-                    match &self.patterns[id].tokens[hole].token {
-                        Token::Slot(_) => has_slot = true,
-                        Token::Text(text) => {
-                            if !distinct.contains(&&**text) {
-                                distinct.push(text);
-                            }
+        while let Some((hole, siblings)) = self.variable_position(current) {
+            let survivor = *siblings.iter().min().expect("at least two siblings");
+            for &victim in siblings.iter().filter(|&&id| id != survivor) {
+                self.absorb(survivor, victim);
+                absorbed.push(victim);
+            }
+            self.generalise(survivor, hole);
+            current = survivor;
+        }
+        (current, absorbed)
+    }
+
+    /// The first position at which template `id` and the templates equal to it everywhere else
+    /// (its siblings, `id` included) show a variable, with those siblings.
+    fn variable_position(&self, id: u64) -> Option<(usize, Vec<u64>)> {
+        let entry = &self.patterns[&id];
+        for (hole, key) in hole_keys(&entry.tokens, &entry.keys) {
+            let Some(candidates) = self.index.holes.get(&key).map(HoleIds::as_slice) else { continue };
+            if candidates.len() < 2 {
+                continue;
+            }
+            let siblings: Vec<u64> = candidates
+                .iter()
+                .copied()
+                .filter(|id| agree_except(&entry.tokens, &self.patterns[id].tokens, hole))
+                .collect();
+            if siblings.len() < 2 {
+                continue;
+            }
+            let mut has_slot = false;
+            let mut distinct: Vec<&str> = Vec::new();
+            for id in &siblings {
+                match &self.patterns[id].tokens[hole].token {
+                    Token::Slot(_) => has_slot = true,
+                    Token::Text(text) => {
+                        if !distinct.contains(&&**text) {
+                            distinct.push(text);
                         }
                     }
                 }
-                if !has_slot && distinct.len() < DISTINCT_VALUES_FOR_VARIABLE {
-                    continue;
-                }
-                let survivor = *siblings.iter().min().expect("at least two siblings");
-                for &victim in siblings.iter().filter(|&&id| id != survivor) {
-                    self.absorb(survivor, victim);
-                    absorbed.push(victim);
-                }
-                self.generalise(survivor, hole);
-                current = survivor;
-                continue 'restart;
             }
-            return (current, absorbed);
+            if !has_slot && distinct.len() < DISTINCT_VALUES_FOR_VARIABLE {
+                continue;
+            }
+            return Some((hole, siblings));
         }
+        None
     }
 
     fn generalise(&mut self, id: u64, hole: usize) {
@@ -642,7 +874,10 @@ impl Engine {
             return;
         }
         let keep = self.max_patterns - self.max_patterns / 32;
-        let mut by_age: Vec<(u64, u64)> = self.patterns.iter().map(|(&id, e)| (e.last_used, id)).collect();
+        // Any order will do: the (last_used, id) pairs are distinct, so the coldest are the same
+        // set whichever way they are gathered, and they are sorted before removal.
+        let mut by_age: Vec<(u64, u64)> =
+            self.patterns.unordered_values().map(|e| (e.last_used, e.pattern.id.0)).collect();
         let evict = by_age.len() - keep;
         by_age.select_nth_unstable(evict - 1);
         by_age.truncate(evict);
@@ -658,13 +893,16 @@ impl Engine {
 
     fn index_insert(&mut self, id: u64) {
         let entry = &self.patterns[&id];
-        let ids = self.index.by_len.entry(entry.tokens.len()).or_default();
-        let at = ids.partition_point(|&x| x < id);
-        ids.insert(at, id);
-        for (_, key) in hole_keys(&entry.tokens) {
-            let ids = self.index.holes.entry(key).or_default();
-            let at = ids.partition_point(|&x| x < id);
-            ids.insert(at, id);
+        let candidates = self.index.candidates.entry(template_bucket(&entry.keys)).or_default();
+        let at = candidates.partition_point(|c| c.precedes(entry.constants, id));
+        candidates.insert(at, Candidate { id, constants: entry.constants, keys: entry.keys.as_slice().into() });
+        for (_, key) in hole_keys(&entry.tokens, &entry.keys) {
+            match self.index.holes.entry(key) {
+                MapEntry::Vacant(vacant) => {
+                    vacant.insert(HoleIds::One([id]));
+                }
+                MapEntry::Occupied(mut occupied) => occupied.get_mut().insert(id),
+            }
         }
         self.index.generation += 1;
         self.index.revision += 1;
@@ -672,18 +910,16 @@ impl Engine {
 
     fn index_remove(&mut self, id: u64) {
         let entry = &self.patterns[&id];
-        if let Some(ids) = self.index.by_len.get_mut(&entry.tokens.len()) {
-            ids.retain(|&x| x != id);
-            if ids.is_empty() {
-                self.index.by_len.remove(&entry.tokens.len());
+        let bucket = template_bucket(&entry.keys);
+        if let Some(candidates) = self.index.candidates.get_mut(&bucket) {
+            candidates.retain(|c| c.id != id);
+            if candidates.is_empty() {
+                self.index.candidates.remove(&bucket);
             }
         }
-        for (_, key) in hole_keys(&entry.tokens) {
-            if let Some(ids) = self.index.holes.get_mut(&key) {
-                ids.retain(|&x| x != id);
-                if ids.is_empty() {
-                    self.index.holes.remove(&key);
-                }
+        for (_, key) in hole_keys(&entry.tokens, &entry.keys) {
+            if self.index.holes.get_mut(&key).is_some_and(|ids| ids.remove(id)) {
+                self.index.holes.remove(&key);
             }
         }
         self.index.generation += 1;

@@ -163,3 +163,20 @@ fn pattern_id_displays_as_decimal() {
     assert_eq!(PatternId(42).to_string(), "42");
     assert_eq!(serde_json::to_string(&PatternId(42)).expect("json"), "42");
 }
+
+#[test]
+fn short_words_read_as_zero_padded_little_endian() {
+    let bytes: Vec<u8> = (1..=7u8).map(|b| b.wrapping_mul(37) | 0x80).collect();
+    for len in 0..8 {
+        let mut padded = [0u8; 8];
+        padded[..len].copy_from_slice(&bytes[..len]);
+        assert_eq!(short_le_word(&bytes[..len]), u64::from_le_bytes(padded), "{len} bytes");
+    }
+}
+
+#[test]
+fn single_byte_hashes_are_the_general_hash() {
+    for byte in 0..=255u8 {
+        assert_eq!(SINGLE_BYTE_HASHES[usize::from(byte)], hash_bytes(&[byte]), "{byte}");
+    }
+}

@@ -158,7 +158,7 @@ impl TryFrom<EngineWire> for Engine {
                 },
                 tokens,
                 constants: 0,
-                hashes: Vec::new(),
+                keys: Vec::new(),
                 last_used: p.last_used,
                 aliases: p.aliases,
             };
