@@ -6,6 +6,5 @@
 async fn main() -> Result<(), lambda_http::Error> {
     causeloop_http::telemetry::init();
     let state = causeloop_http::aws::state_from_env().await?;
-    let routes = causeloop_api::alerts::routes().merge(causeloop_api::inbound::routes());
-    lambda_http::run(causeloop_http::app(routes, state)).await
+    lambda_http::run(causeloop_http::app(alerts::routes(), state)).await
 }

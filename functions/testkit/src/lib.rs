@@ -13,6 +13,10 @@ use tower::ServiceExt;
 
 /// The key placeholder the sample events carry in their Authorization header.
 pub const SAMPLE_KEY: &str = "clk_REPLACE_WITH_A_KEY_FROM_causeloop_keys_create_xxxxx";
+/// The workspace id placeholder of the provider webhook samples' paths.
+pub const WORKSPACE_PLACEHOLDER: &str = "ws_REPLACE_WITH_A_WORKSPACE_ID";
+/// The placeholder of the samples' HMAC signature headers.
+pub const SIGNATURE_PLACEHOLDER: &str = "REPLACE_WITH_THE_HEX_HMAC_SHA256_OF_THE_BODY";
 
 pub fn sample(relative: &str) -> String {
     let path = format!("{}/../../events/{relative}", env!("CARGO_MANIFEST_DIR"));
@@ -30,8 +34,24 @@ pub async fn fresh_state() -> (AppState, CreatedKey) {
 /// Parses an API Gateway HTTP API (v2) sample as `lambda_http` does in Lambda, swaps in a real
 /// key, and sends it through `router` finished by `causeloop_http::app`.
 pub async fn replay_http(routes: Router<AppState>, state: AppState, key: &str, relative: &str) -> (u16, Value) {
-    let text = sample(relative).replace(SAMPLE_KEY, key);
-    let request = lambda_http::request::from_str(&text).expect("sample is an API Gateway event");
+    replay_edited(routes, state, relative, |text| text.replace(SAMPLE_KEY, key)).await
+}
+
+/// Like [`replay_http`], with the sample's text passed through `edit` first (to fill in
+/// placeholders known only at run time).
+pub async fn replay_edited(
+    routes: Router<AppState>,
+    state: AppState,
+    relative: &str,
+    edit: impl FnOnce(String) -> String,
+) -> (u16, Value) {
+    replay_text(routes, state, &edit(sample(relative))).await
+}
+
+/// Parses `event` (API Gateway HTTP API v2 JSON) as `lambda_http` does in Lambda and sends it
+/// through `routes` finished by `causeloop_http::app`.
+pub async fn replay_text(routes: Router<AppState>, state: AppState, event: &str) -> (u16, Value) {
+    let request = lambda_http::request::from_str(event).expect("sample is an API Gateway event");
     let response = causeloop_http::app(routes, state).oneshot(request).await.expect("router is infallible");
     let status = response.status().as_u16();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");

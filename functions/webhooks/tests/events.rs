@@ -4,29 +4,12 @@
 
 use causeloop_domain::sealed::SecretBox;
 use causeloop_domain::signature::sign_hex;
-use causeloop_http::AppState;
-use function_testkit::{fresh_state, replay_http, sample, SAMPLE_KEY};
+use function_testkit::{fresh_state, replay_edited, replay_http, sample, SAMPLE_KEY, SIGNATURE_PLACEHOLDER};
 use serde_json::Value;
 use std::sync::Arc;
-use tower::ServiceExt;
 
-/// The placeholders the samples carry for values only known at run time.
+/// The placeholder the samples carry for a connector id only known at run time.
 const CONNECTOR_PLACEHOLDER: &str = "con_REPLACE_WITH_A_CONNECTOR_ID";
-const SIGNATURE_PLACEHOLDER: &str = "REPLACE_WITH_THE_HEX_HMAC_SHA256_OF_THE_BODY";
-
-/// Parses a sample (after `edit`) as lambda_http does in Lambda and sends it through `routes`.
-async fn replay_edited(
-    routes: axum::Router<AppState>,
-    state: AppState,
-    relative: &str,
-    edit: impl Fn(String) -> String,
-) -> (u16, Value) {
-    let request = lambda_http::request::from_str(&edit(sample(relative))).expect("sample is an API Gateway event");
-    let response = causeloop_http::app(routes, state).oneshot(request).await.expect("router is infallible");
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn sample_events_walk_through_the_seed() {

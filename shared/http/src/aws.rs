@@ -1,15 +1,32 @@
 //! Building the AWS-backed state once per Lambda container.
 
 use crate::state::{AppState, Settings};
+use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_http_client::Builder;
 use causeloop_storage::dynamo::DynamoTable;
 use causeloop_storage::sqs::SqsQueues;
 use std::sync::Arc;
 
+/// The five Amazon Trust Services roots (see the file's header).
+const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services-roots.pem");
+
 /// Reads `TABLE_NAME`, the queue URLs, `ALLOW_PRIVATE_TARGETS` and `CAUSELOOP_SECRET_KEY`; the SDK reads region,
-/// credentials and (for tests) `AWS_ENDPOINT_URL` from the usual environment.
+/// credentials and (for tests) `AWS_ENDPOINT_URL` from the usual environment (credentials only
+/// from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` when those are set, as in
+/// Lambda; the SDK's default chain otherwise).
 pub async fn state_from_env() -> Result<AppState, String> {
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_string())?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if std::env::var_os("SSL_CERT_FILE").is_none() && std::env::var_os("SSL_CERT_DIR").is_none() {
+        loader = loader.http_client(aws_service_client());
+    }
+    // Lambda hands each function its role's credentials in the environment. The default chain
+    // would first build its profile, web-identity (an STS client), ECS and IMDS providers.
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        loader = loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
+    }
+    let config = loader.load().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
     let settings = Settings {
@@ -18,4 +35,63 @@ pub async fn state_from_env() -> Result<AppState, String> {
         ..Settings::default()
     };
     Ok(AppState::new(Arc::new(DynamoTable::new(dynamo, table)), Arc::new(SqsQueues::from_env(sqs)), settings))
+}
+
+/// The SDK's HTTPS client (hyper, rustls with aws-lc, as by default) trusting the Amazon Trust
+/// Services roots instead of the platform's store. The default client reads and parses every
+/// certificate of the system store when the SDK clients are built, which was most of these
+/// functions' init time (BENCHMARKS.md, "Cold start"); these clients only ever talk to AWS
+/// endpoints, which chain to these roots. With `SSL_CERT_FILE` or `SSL_CERT_DIR` set (a proxy or
+/// endpoint with its own CA), [`state_from_env`] keeps the SDK's default client and its store.
+pub fn aws_service_client() -> SharedHttpClient {
+    let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS);
+    let context = TlsContext::builder().with_trust_store(trust).build().expect("a TLS context with only a trust store");
+    Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+
+    /// SHA-256 of each root certificate, as amazontrust.com/repository and Mozilla's store list them.
+    const FINGERPRINTS: [&str; 5] = [
+        "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e", // Amazon Root CA 1
+        "1ba5b2aa8c65401a82960118f80bec4f62304d83cec4713a19c39c011ea46db4", // Amazon Root CA 2
+        "18ce6cfe7bf14e60b2e347b8dfe868cb31d02ebb3ada271569f50343b46db3a4", // Amazon Root CA 3
+        "e35d28419ed02025cfa69038cd623962458da5c695fbdea3c22b0bfb25897092", // Amazon Root CA 4
+        "568d6905a2c88708a4b3025190edcfedb1974a606a13c6e5290fcb2ae63edab5", // Starfield Services Root CA - G2
+    ];
+
+    #[test]
+    fn the_bundled_roots_are_exactly_the_five_amazon_trust_services_roots() {
+        let text = std::str::from_utf8(AMAZON_TRUST_SERVICES_ROOTS).unwrap();
+        let fingerprints: Vec<String> = text
+            .split("-----BEGIN CERTIFICATE-----")
+            .skip(1)
+            .map(|block| {
+                let base64: String =
+                    block.split("-----END CERTIFICATE-----").next().unwrap().split_whitespace().collect();
+                let der = base64::engine::general_purpose::STANDARD.decode(base64).expect("base64");
+                hex::encode(Sha256::digest(der))
+            })
+            .collect();
+        assert_eq!(fingerprints, FINGERPRINTS);
+    }
+
+    #[tokio::test]
+    async fn an_sdk_client_builds_its_connector_with_the_bundled_roots() {
+        // Building a client makes the SDK build the connector (and parse the roots) at once; an
+        // unparsable root panics here.
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .http_client(aws_service_client())
+            .load()
+            .await;
+        let _client = aws_sdk_dynamodb::Client::new(&config);
+    }
 }
