@@ -18,6 +18,16 @@ impl QueueName {
         matches!(self, QueueName::Cluster)
     }
 
+    /// Receives before a message moves to the dead-letter queue (template.yaml's redrive policies
+    /// say the same). Delivery tasks are received once per attempt of their retry schedule (eight)
+    /// plus early wake-ups, so that queue allows more than the cluster queue.
+    pub fn max_receives(self) -> u32 {
+        match self {
+            QueueName::Cluster => 5,
+            QueueName::Delivery => 20,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             QueueName::Cluster => "cluster",

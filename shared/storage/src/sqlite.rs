@@ -13,9 +13,6 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// How often a message may be received before it moves to the dead-letter queue (as the SQS
-/// redrive policy in template.yaml).
-pub const MAX_RECEIVES: u32 = 5;
 /// FIFO deduplication window, as SQS.
 const DEDUP_WINDOW_MS: i64 = 5 * 60 * 1000;
 
@@ -340,7 +337,7 @@ impl Queue for SqliteStore {
                 } else if visible_at > now {
                     continue;
                 }
-                if receive_count >= MAX_RECEIVES {
+                if receive_count >= queue.max_receives() {
                     tx.execute("UPDATE queue_messages SET dead = 1, receipt = NULL WHERE id = ?1", [id]).map_err(backend)?;
                     continue;
                 }

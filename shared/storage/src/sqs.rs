@@ -8,9 +8,6 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName, SendMes
 use aws_sdk_sqs::Client;
 use std::collections::HashMap;
 
-/// Receives before SQS moves a message to the DLQ (template.yaml's redrive policy says the same).
-pub const MAX_RECEIVES: u32 = 5;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueUrls {
     pub main: String,
@@ -82,7 +79,7 @@ impl SqsQueues {
                 .attributes(QueueAttributeName::VisibilityTimeout, "60")
                 .attributes(
                     QueueAttributeName::RedrivePolicy,
-                    format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{MAX_RECEIVES}"}}"#),
+                    format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{}"}}"#, queue.max_receives()),
                 );
             if queue.is_fifo() {
                 main = main.attributes(QueueAttributeName::FifoQueue, "true");

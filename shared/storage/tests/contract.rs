@@ -345,7 +345,8 @@ queue_contract!(fifo_keeps_group_order_and_deduplicates, fifo_keeps_group_order_
 async fn poison_messages_reach_the_dead_letter_queue(queue: Arc<dyn Queue>) {
     queue.send_batch(QueueName::Delivery, vec![OutMessage::standard("poison".into())]).await.unwrap();
     let mut receives = 0;
-    for _ in 0..20 {
+    let limit = QueueName::Delivery.max_receives() as usize;
+    for _ in 0..limit * 2 {
         let batch = queue.receive(QueueName::Delivery, 10, 0).await.unwrap();
         if batch.is_empty() {
             if queue.dead_letter_count(QueueName::Delivery).await.unwrap() == 1 {
@@ -355,10 +356,10 @@ async fn poison_messages_reach_the_dead_letter_queue(queue: Arc<dyn Queue>) {
         }
         receives += batch.len();
     }
-    assert_eq!(receives, 5, "received max-receive-count times, then dead-lettered");
+    assert_eq!(receives, limit, "received max-receive-count times, then dead-lettered");
     assert_eq!(queue.dead_letter_count(QueueName::Delivery).await.unwrap(), 1);
 }
 queue_contract!(
-    poison_messages_reach_the_dead_letter_queue_after_five_receives,
+    poison_messages_reach_the_dead_letter_queue_after_max_receives,
     poison_messages_reach_the_dead_letter_queue
 );
