@@ -6,6 +6,7 @@
 //! days) after their event, then expire by TTL.
 
 use crate::events::envelope;
+use crate::webhooks::parse_webhook_id;
 use crate::workers::deliver::task_for;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -53,13 +54,8 @@ pub fn delivery_view(delivery: &Delivery, with_payload: bool) -> Value {
     view
 }
 
-fn parse_ids(id: &str, delivery_id: Option<&str>) -> Result<(WebhookId, Option<DeliveryId>), ApiError> {
-    let webhook = WebhookId::parse(id).ok_or_else(|| ApiError::not_found("webhook"))?;
-    let delivery = match delivery_id {
-        None => None,
-        Some(raw) => Some(DeliveryId::parse(raw).ok_or_else(|| ApiError::not_found("delivery"))?),
-    };
-    Ok((webhook, delivery))
+fn parse_delivery_id(raw: &str) -> Result<DeliveryId, ApiError> {
+    DeliveryId::parse(raw).ok_or_else(|| ApiError::not_found("delivery"))
 }
 
 /// The workspace's outbound endpoint `id`; inbound registrations have no deliveries.
@@ -92,7 +88,7 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Scope::WebhooksRead)?;
-    let (id, _) = parse_ids(&id, None)?;
+    let id = parse_webhook_id(&id)?;
     let limit = page_limit(query.get("limit").map(String::as_str))?;
     let cursor = page_cursor(query.get("cursor").map(String::as_str));
     let status = match query.get("status").map(String::as_str) {
@@ -113,8 +109,7 @@ async fn show(
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Scope::WebhooksRead)?;
-    let (id, delivery_id) = parse_ids(&id, Some(&delivery_id))?;
-    let delivery_id = delivery_id.expect("parsed above");
+    let (id, delivery_id) = (parse_webhook_id(&id)?, parse_delivery_id(&delivery_id)?);
     let delivery = find_delivery(&state, &principal.workspace_id, &id, &delivery_id).await?;
     Ok(Json(delivery_view(&delivery.value, true)))
 }
@@ -127,8 +122,7 @@ async fn redeliver(
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Scope::WebhooksAdmin)?;
     let workspace = &principal.workspace_id;
-    let (id, delivery_id) = parse_ids(&id, Some(&delivery_id))?;
-    let delivery_id = delivery_id.expect("parsed above");
+    let (id, delivery_id) = (parse_webhook_id(&id)?, parse_delivery_id(&delivery_id)?);
     let webhook = outbound_endpoint(&state, workspace, &id).await?;
     if !webhook.enabled {
         return Err(ApiError::new(
@@ -165,7 +159,7 @@ async fn test(
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Scope::WebhooksAdmin)?;
     let workspace = &principal.workspace_id;
-    let (id, _) = parse_ids(&id, None)?;
+    let id = parse_webhook_id(&id)?;
     let webhook = outbound_endpoint(&state, workspace, &id).await?;
     let now_ms = now_millis();
     let nonce = hex::encode(rand::random::<[u8; 16]>());

@@ -142,7 +142,7 @@ impl OutboundClient {
             .headers()
             .get("retry-after")
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| parse_retry_after(value, unix_seconds()));
+            .and_then(|value| parse_retry_after(value, causeloop_http::now_millis() / 1000));
         // Only the excerpt is read; a body that stalls after the status line still counts as an
         // answer with what arrived, and the rest is dropped with the connection.
         let mut excerpt = Vec::new();
@@ -154,10 +154,6 @@ impl OutboundClient {
         }
         AttemptResult::Response { status, retry_after_seconds: retry_after, excerpt: response_excerpt(&excerpt) }
     }
-}
-
-fn unix_seconds() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Names the failure of a request that got no response.

@@ -124,7 +124,7 @@ fn parse_event_types(types: Vec<String>) -> Result<Vec<String>, ApiError> {
     Ok(parsed)
 }
 
-fn parse_webhook_id(raw: &str) -> Result<WebhookId, ApiError> {
+pub(crate) fn parse_webhook_id(raw: &str) -> Result<WebhookId, ApiError> {
     WebhookId::parse(raw).ok_or_else(|| ApiError::not_found("webhook"))
 }
 

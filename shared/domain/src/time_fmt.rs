@@ -26,6 +26,11 @@ pub fn format_unix_millis(unix_millis: u64) -> String {
     format_rfc3339(at)
 }
 
+/// An RFC 3339 timestamp as Unix milliseconds (`None` if it does not parse or is before 1970).
+pub fn parse_unix_millis(text: &str) -> Option<u64> {
+    u64::try_from(parse_rfc3339(text)?.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 /// Parses any RFC 3339 timestamp (any offset) and normalizes it to UTC.
 pub fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &Rfc3339).ok().map(|t| t.to_offset(UtcOffset::UTC))
@@ -45,6 +50,8 @@ mod tests {
     #[test]
     fn unix_millis_format_like_instants() {
         assert_eq!(format_unix_millis(1_614_265_330_250), "2021-02-25T15:02:10.250Z");
+        assert_eq!(parse_unix_millis("2021-02-25T16:02:10.25+01:00"), Some(1_614_265_330_250));
+        assert_eq!(parse_unix_millis("1969-12-31T23:59:59Z"), None);
     }
 
     #[test]

@@ -31,7 +31,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use causeloop_domain::ids::SyncId;
-use causeloop_domain::time_fmt::parse_rfc3339;
+use causeloop_domain::time_fmt::parse_unix_millis;
 use causeloop_domain::{ConnectorId, IssueId, WorkspaceId};
 use causeloop_http::{now_millis, now_rfc3339, ApiError, AppState};
 use causeloop_providers::sns::{parse_sns_message, verify_sns_message, SnsMessage, SnsMessageType};
@@ -197,9 +197,7 @@ async fn record(
     kind: &str,
     result: Result<Option<IssueId>, String>,
 ) -> Result<(), StoreError> {
-    let sent_millis = parse_rfc3339(&message.timestamp)
-        .map(|at| (at.unix_timestamp_nanos() / 1_000_000) as u64)
-        .unwrap_or_else(now_millis);
+    let sent_millis = parse_unix_millis(&message.timestamp).unwrap_or_else(now_millis);
     let digest = Sha256::digest(format!("{}#{kind}", message.message_id).as_bytes());
     let mut derived = [0u8; 10];
     derived.copy_from_slice(&digest[..10]);

@@ -28,7 +28,7 @@ use causeloop_domain::events::{EventEnvelope, EventType};
 use causeloop_domain::ids::PatternId;
 use causeloop_domain::issue::Issue;
 use causeloop_domain::pattern::{Gained, PatternRecord, MAX_TRACKED_OPEN};
-use causeloop_domain::time_fmt::parse_rfc3339;
+use causeloop_domain::time_fmt::parse_unix_millis;
 use causeloop_domain::{IssueId, IssueStatus, WorkspaceId};
 use causeloop_http::{now_rfc3339, AppState};
 use causeloop_patterns::Engine;
@@ -89,10 +89,6 @@ struct EngineOutcome {
     merges: Vec<(u64, u64)>,
     /// Current template of every pattern named above.
     templates: HashMap<u64, String>,
-}
-
-fn unix_millis(rfc3339: &str) -> i64 {
-    parse_rfc3339(rfc3339).map(|at| (at.unix_timestamp_nanos() / 1_000_000) as i64).unwrap_or(0)
 }
 
 impl ClusterWorker {
@@ -241,7 +237,7 @@ impl ClusterWorker {
                     &issue.title,
                     issue.body.as_deref(),
                     Some(issue.id.as_str()),
-                    unix_millis(&issue.first_seen),
+                    parse_unix_millis(&issue.first_seen).unwrap_or(0) as i64,
                 );
                 merges.extend(assignment.merged_from.iter().map(|victim| victim.0));
                 raw.push((issue.id.clone(), assignment.pattern_id.0));

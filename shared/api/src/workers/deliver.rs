@@ -23,7 +23,7 @@ use crate::outbound::{OutboundClient, OutboundRequest};
 use crate::secrets::open_valid_secrets;
 use causeloop_domain::delivery::{sign_delivery, Delivery, Step, DISABLE_AFTER_FAILING_MILLIS};
 use causeloop_domain::events::{EventEnvelope, EventType};
-use causeloop_domain::time_fmt::{format_unix_millis, parse_rfc3339};
+use causeloop_domain::time_fmt::{format_unix_millis, parse_unix_millis};
 use causeloop_http::AppState;
 use causeloop_storage::connectors::{Webhook, WebhookDirection};
 use causeloop_storage::repo::Versioned;
@@ -123,9 +123,7 @@ impl DeliverWorker {
     /// first attempt.
     async fn fan_out(&self, envelope: &EventEnvelope, payload: &str) -> Result<Disposition, StoreError> {
         let store = &self.state.store;
-        let created_ms = parse_rfc3339(&envelope.created_at)
-            .map(|at| (at.unix_timestamp_nanos() / 1_000_000) as u64)
-            .unwrap_or_else(|| (self.clock)());
+        let created_ms = parse_unix_millis(&envelope.created_at).unwrap_or_else(|| (self.clock)());
         let mut tasks = Vec::new();
         for webhook in store.all_webhooks(&envelope.workspace_id).await? {
             if !subscribed(&webhook, envelope) {
@@ -293,8 +291,7 @@ impl DeliverWorker {
 }
 
 fn failing_for_ms(since: &str, now_ms: u64) -> u64 {
-    let since_ms = parse_rfc3339(since).map(|at| (at.unix_timestamp_nanos() / 1_000_000) as u64).unwrap_or(now_ms);
-    now_ms.saturating_sub(since_ms)
+    now_ms.saturating_sub(parse_unix_millis(since).unwrap_or(now_ms))
 }
 
 /// Whether `webhook` receives `envelope`: an enabled outbound endpoint subscribed to the type,
