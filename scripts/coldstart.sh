@@ -5,7 +5,7 @@
 # which then serves one sample event and records the response.
 #
 #   scripts/coldstart.sh [--runs N] [--no-build] [--no-moto] [--causeloop PATH] [--out DIR]
-#                        [--also DIR=LABEL]
+#                        [--also DIR=LABEL] [--lambda-dir DIR] [--wrap COMMAND]
 #
 # - Builds with `cargo lambda build --release --x86-64` (the machine runs x86_64 only; arm64 is
 #   what deploys) into ${CARGO_TARGET_DIR:-target}/lambda-x86_64, so the arm64 zips stay put.
@@ -18,7 +18,11 @@
 #   (`causeloop keys create --table`), which then replaces the samples' key placeholder, so the
 #   invocations are authenticated; without it they answer 401.
 # - --also DIR=LABEL: also runs the binaries of another build (DIR/<function>/bootstrap, e.g. one
-#   built from an earlier commit), as <function>+LABEL, in the same interleaved runs.
+#   built from an earlier commit), as <function>+LABEL, in the same interleaved runs (those of
+#   its functions that DIR has).
+# - --lambda-dir DIR: runs the binaries already built in DIR (<function>/bootstrap) instead of
+#   building; without DIR/hello the first function is the baseline. --wrap COMMAND starts each
+#   one under COMMAND: scripts/lambda-smoke.sh runs the arm64 zips under qemu-aarch64 this way.
 # Prints the table; every sample goes to OUT/results.json (default bench-out/coldstart).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +34,8 @@ causeloop=""
 out=bench-out/coldstart
 also_dir=""
 also_label=""
+wrap=""
+lambda_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift ;;
@@ -38,13 +44,15 @@ while [ $# -gt 0 ]; do
     --causeloop) causeloop=$(realpath "$2"); shift ;;
     --out) out="$2"; shift ;;
     --also) also_dir="${2%%=*}"; also_label="${2#*=}"; shift ;;
+    --lambda-dir) lambda_dir="$2"; build=0; shift ;;
+    --wrap) wrap="$2"; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
 done
 
 target="${CARGO_TARGET_DIR:-target}"
-lambda_dir="$target/lambda-x86_64"
+lambda_dir="${lambda_dir:-$target/lambda-x86_64}"
 
 # The template's functions that have a crate in the workspace (as scripts/lambda-build.sh builds).
 workspace_bins=$(cargo metadata --no-deps --format-version 1 --locked | python3 -c '
@@ -65,6 +73,12 @@ done
 
 if [ "$build" -eq 1 ]; then
   export PATH="$(scripts/lambda-deps.sh):$PATH"
+  # Built as the arm64 deploy is: the same rustflags (.cargo/config.toml), on the host's triple.
+  CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS=$(python3 -c '
+import tomllib
+config = tomllib.load(open(".cargo/config.toml", "rb"))
+print(" ".join(config["target"]["aarch64-unknown-linux-gnu"]["rustflags"]))')
+  export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS
   packages=(-p hello)
   for bin in "${functions[@]}"; do packages+=(-p "$bin"); done
   cargo lambda build --release --x86-64 --locked --lambda-dir "$lambda_dir" "${packages[@]}"
@@ -163,22 +177,25 @@ open(target, "w").write(text)
 EOF
 }
 
-echo '{}' >"$run_dir/hello.json"
-specs=(--function "hello=$lambda_dir/hello/bootstrap=$run_dir/hello.json")
-if [ -n "$also_dir" ]; then
-  specs+=(--function "hello+$also_label=$also_dir/hello/bootstrap=$run_dir/hello.json")
+specs=()
+if [ -x "$lambda_dir/hello/bootstrap" ]; then
+  echo '{}' >"$run_dir/hello.json"
+  specs+=(--function "hello=$lambda_dir/hello/bootstrap=$run_dir/hello.json")
+  if [ -n "$also_dir" ]; then
+    specs+=(--function "hello+$also_label=$also_dir/hello/bootstrap=$run_dir/hello.json")
+  fi
 fi
 for bin in "${functions[@]}"; do
   sample=$(sample_for "$bin")
   [ -n "$sample" ] || { echo "no sample event for $bin in events/$bin/" >&2; exit 1; }
   prepare_event "$sample" "$run_dir/$bin.json"
   specs+=(--function "$bin=$lambda_dir/$bin/bootstrap=$run_dir/$bin.json")
-  if [ -n "$also_dir" ]; then
+  if [ -n "$also_dir" ] && [ -x "$also_dir/$bin/bootstrap" ]; then
     specs+=(--function "$bin+$also_label=$also_dir/$bin/bootstrap=$run_dir/$bin.json")
   fi
 done
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 scripts/coldstart.py --runs "$runs" --out "$out" --template template.yaml --values "$run_dir/values.env" \
-  --endpoint "$endpoint" "${specs[@]}"
+  --endpoint "$endpoint" --wrap "$wrap" "${specs[@]}"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); samples in $out/results.json"

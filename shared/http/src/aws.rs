@@ -4,6 +4,9 @@ use crate::state::{AppState, Settings};
 use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_http_client::Builder;
+use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpConnector};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::shared::IntoShared;
 use causeloop_storage::dynamo::DynamoTable;
 use causeloop_storage::sqs::SqsQueues;
 use std::sync::Arc;
@@ -12,17 +15,21 @@ use std::sync::Arc;
 const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services-roots.pem");
 
 /// Reads `TABLE_NAME`, the queue URLs, `ALLOW_PRIVATE_TARGETS` and `CAUSELOOP_SECRET_KEY`; the SDK reads region,
-/// credentials and (for tests) `AWS_ENDPOINT_URL` from the usual environment (credentials only
-/// from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` when those are set, as in
-/// Lambda; the SDK's default chain otherwise).
+/// credentials and (for tests) `AWS_ENDPOINT_URL` from the usual environment (region only from
+/// `AWS_REGION`, and credentials only from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/
+/// `AWS_SESSION_TOKEN`, when those are set, as in Lambda; the SDK's default chains otherwise).
 pub async fn state_from_env() -> Result<AppState, String> {
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_string())?;
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if std::env::var_os("SSL_CERT_FILE").is_none() && std::env::var_os("SSL_CERT_DIR").is_none() {
         loader = loader.http_client(aws_service_client());
     }
-    // Lambda hands each function its role's credentials in the environment. The default chain
-    // would first build its profile, web-identity (an STS client), ECS and IMDS providers.
+    // Lambda hands each function its region and its role's credentials in the environment. The
+    // default chains would first build their profile, IMDS, web-identity (an STS client) and ECS
+    // providers.
+    if let Ok(region) = std::env::var("AWS_REGION") {
+        loader = loader.region(aws_config::Region::new(region));
+    }
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
         loader = loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
     }
@@ -44,12 +51,36 @@ pub async fn state_from_env() -> Result<AppState, String> {
 /// endpoints, which chain to these roots. With `SSL_CERT_FILE` or `SSL_CERT_DIR` set (a proxy or
 /// endpoint with its own CA), [`state_from_env`] keeps the SDK's default client and its store.
 pub fn aws_service_client() -> SharedHttpClient {
+    ConnectorBuiltOnce(bundled_roots_client()).into_shared()
+}
+
+fn bundled_roots_client() -> SharedHttpClient {
     let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS);
     let context = TlsContext::builder().with_trust_store(trust).build().expect("a TLS context with only a trust store");
     Builder::new()
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
         .tls_context(context)
         .build_https()
+}
+
+/// The SDK's client minus its start-up check. That check (`validate_base_client_config`) builds
+/// a whole connector, TLS configuration and trust store included, and drops it; it exists so that
+/// the platform's store is read at init, and it runs once per service client. The connector
+/// requests use is built and cached on the first request regardless. With the roots compiled in
+/// there is nothing to preload, so the check was two discarded TLS configurations per cold start
+/// (a third of the SDK's share of init); without it the one build the first request always did
+/// is the only one.
+#[derive(Debug)]
+struct ConnectorBuiltOnce(SharedHttpClient);
+
+impl HttpClient for ConnectorBuiltOnce {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 #[cfg(test)]
@@ -83,15 +114,34 @@ mod tests {
         assert_eq!(fingerprints, FINGERPRINTS);
     }
 
+    #[test]
+    fn the_bundled_roots_make_a_tls_configuration() {
+        // The SDK's own check builds a connector, parsing every root; an unparsable one panics.
+        let components = aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder::new("test");
+        let check = bundled_roots_client()
+            .validate_base_client_config(&components, &aws_sdk_dynamodb::config::ConfigBag::base());
+        assert!(check.is_ok(), "{check:?}");
+    }
+
+    /// The wrapper skips the SDK's start-up check, so this is what shows that requests still get
+    /// a working connector: real calls to both services of the moto server that scripts/test.sh
+    /// starts (over plain HTTP; the connector is the same HTTPS-or-HTTP one).
     #[tokio::test]
-    async fn an_sdk_client_builds_its_connector_with_the_bundled_roots() {
-        // Building a client makes the SDK build the connector (and parse the roots) at once; an
-        // unparsable root panics here.
+    async fn service_clients_connect_on_their_first_request() {
+        let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") else {
+            assert!(std::env::var("CAUSELOOP_REQUIRE_MOTO").is_err(), "MOTO_ENDPOINT must be set by scripts/test.sh");
+            return;
+        };
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::for_tests())
+            .endpoint_url(endpoint)
             .http_client(aws_service_client())
             .load()
             .await;
-        let _client = aws_sdk_dynamodb::Client::new(&config);
+        let tables = aws_sdk_dynamodb::Client::new(&config).list_tables().send().await;
+        assert!(tables.is_ok(), "{tables:?}");
+        let queues = aws_sdk_sqs::Client::new(&config).list_queues().send().await;
+        assert!(queues.is_ok(), "{queues:?}");
     }
 }

@@ -2,7 +2,7 @@
 //! function speaks with the event source mapping (`ReportBatchItemFailures`).
 
 use super::WorkMessage;
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 
 pub fn work_messages(event: SqsEvent) -> Vec<WorkMessage> {
     event
@@ -19,7 +19,9 @@ pub fn work_messages(event: SqsEvent) -> Vec<WorkMessage> {
 
 /// The messages not to delete; Lambda returns them to the queue.
 pub fn batch_response(failed: Vec<String>) -> SqsBatchResponse {
-    SqsBatchResponse {
-        batch_item_failures: failed.into_iter().map(|id| BatchItemFailure { item_identifier: id }).collect(),
+    let mut response = SqsBatchResponse::default();
+    for id in failed {
+        response.add_failure(id);
     }
+    response
 }
