@@ -225,6 +225,9 @@ def main():
     parser.add_argument("--function", action="append", required=True, help="NAME=BINARY=EVENT")
     parser.add_argument("--timeout", type=float, default=15.0)
     parser.add_argument("--wrap", default="", help="command prefix for profiling, e.g. 'strace -f -tt -o FILE'")
+    parser.add_argument("--gap", type=float, default=0.05,
+                        help="seconds to wait before each spawn, so that the work the previous run caused (moto "
+                             "answering its invocation) does not overlap the next init")
     args = parser.parse_args()
 
     values = read_env_file(args.values)
@@ -283,6 +286,7 @@ def main():
             run = Run(function["event"], "arn:aws:lambda:us-east-1:123456789012:function:" + name)
             emulator = Emulator(run)
             env["AWS_LAMBDA_RUNTIME_API"] = emulator.address
+            time.sleep(args.gap)
             start = time.perf_counter_ns()
             process = subprocess.Popen(
                 args.wrap.split() + [function["binary"]],

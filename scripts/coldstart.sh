@@ -8,7 +8,8 @@
 #                        [--also DIR=LABEL] [--lambda-dir DIR] [--wrap COMMAND]
 #
 # - Builds with `cargo lambda build --release --x86-64` (the machine runs x86_64 only; arm64 is
-#   what deploys) into ${CARGO_TARGET_DIR:-target}/lambda-x86_64, so the arm64 zips stay put.
+#   what deploys) and the arm64 target's rustflags from .cargo/config.toml, into
+#   ${CARGO_TARGET_DIR:-target}/lambda-x86_64, so the arm64 zips stay put.
 # - Each function gets the environment template.yaml gives it (Globals and its own variables),
 #   fake credentials, AWS_REGION, and AWS_ENDPOINT_URL pointing at a moto server holding the
 #   table and queues (--no-moto: an endpoint that refuses connections; init is the same, the
