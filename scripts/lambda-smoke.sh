@@ -29,10 +29,7 @@ while [ $# -gt 0 ]; do
 done
 
 if ! command -v qemu-aarch64 >/dev/null 2>&1 || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends qemu-user libc6-arm64-cross >&2
+  scripts/apt-install.sh qemu-user libc6-arm64-cross
 fi
 [ "$install_only" -eq 0 ] || exit 0
 [ -n "$causeloop" ] || { echo "--causeloop PATH is required" >&2; exit 2; }

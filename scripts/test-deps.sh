@@ -17,9 +17,6 @@ fi
 # A real Prometheus Alertmanager (Debian's package) for tests/tests/alertmanager_real.rs.
 # Idempotent; its output goes to stderr because stdout carries the venv path.
 if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends prometheus-alertmanager >&2
+  "$here/scripts/apt-install.sh" prometheus-alertmanager
 fi
 echo "$venv"
