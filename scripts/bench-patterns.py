@@ -134,7 +134,7 @@ def main():
     ap.add_argument("--cmd", default=os.path.join(TARGET, "release/causeloop") + " patterns assign",
                     help="command that reads records on stdin and prints one id per line "
                          "(a string is run through the shell, e.g. 'target/release/causeloop patterns assign')")
-    ap.add_argument("--bench-root", default=os.path.join(os.path.dirname(REPO), "shared", "bench"))
+    ap.add_argument("--bench-root", default=os.path.join(REPO, "bench", "patterns"))
     ap.add_argument("--out", default=os.path.join(REPO, "bench-out", "patterns"))
     ap.add_argument("--runs", type=int, default=3, help="timing repetitions (best is kept)")
     ap.add_argument("--no-drain3", action="store_true")
