@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cold start of every function against a hello-world lambda_runtime binary (functions/hello),
+# Cold start of every function against a hello-world lambda_runtime binary (tools/coldstart-hello),
 # built the same way in the same run: init = from spawning the process to its first
 # `GET /2018-06-01/runtime/invocation/next` on a local Runtime API emulator (scripts/coldstart.py),
 # which then serves one sample event and records the response.

@@ -10,8 +10,8 @@
 # scripts/template_functions.py), so a function added to the template is built here with no
 # edit. A binary of the template without a crate in the workspace (a function whose code is not
 # merged yet) is reported and skipped; --strict makes that fatal.
-# A binary crate under functions/ that the template does not deploy is an error (except `hello`,
-# the cold-start baseline, and the dev-only testkit).
+# A binary crate under functions/ that the template does not deploy is an error: functions/ holds
+# exactly the deployed functions.
 #
 # Needs cargo-lambda and zig on PATH: `export PATH="$(scripts/lambda-deps.sh):$PATH"`.
 # Zips land in ${CARGO_TARGET_DIR:-target}/lambda/<binary>/bootstrap.zip.
@@ -63,7 +63,6 @@ done
 here=$(pwd)
 while read -r bin package dir; do
   case "$dir" in "$here"/functions/*) ;; *) continue ;; esac
-  [ "$bin" = hello ] && continue
   if ! grep -qx "$bin" <<<"$template_bins"; then
     echo "error: functions/ builds the binary '$bin' but template.yaml deploys no function with Binary: $bin" >&2
     status=1

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs every test: installs what the tests need (a virtualenv with moto,
 # cfn-lint, the SAM CLI and httpx), starts moto_server on 127.0.0.1 on a free port, runs
-# formatting, lint and every test against it, validates the template, and stops moto.
+# formatting, lint, the unused-dependency check and every test against it, validates the
+# template, and stops moto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ export CAUSELOOP_VENV="$venv"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+scripts/unused-deps.sh
 cargo test --workspace --locked
 
 "$venv/bin/cfn-lint" template.yaml

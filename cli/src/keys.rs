@@ -93,7 +93,7 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Revoke { key_id, store } => {
             let key_id = KeyId::parse(&key_id).context("not a key id (key_...)")?;
-            let now = causeloop_http::now_rfc3339();
+            let now = causeloop_storage::clock::now_rfc3339();
             let revoked = open_store(&store).await?.revoke_key(&key_id, &now).await?.context("no key with that id")?;
             println!(
                 "{}",

@@ -1,14 +1,13 @@
 //! `causeloop serve`: every route family and worker in one process, on the embedded store.
 
 use anyhow::Context;
+use causeloop_api::app::{self, Families};
+use causeloop_api::config::Config;
 use causeloop_api::outbound::OutboundClient;
 use causeloop_api::provisioning::create_key;
-use causeloop_api::workers::deliver::DeliverWorker;
-use causeloop_api::workers::{self, cluster};
+use causeloop_api::state::{AppState, Settings};
 use causeloop_domain::ScopeSet;
-use causeloop_http::{AppState, Settings};
 use causeloop_storage::sqlite::SqliteStore;
-use causeloop_storage::QueueName;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,7 +33,8 @@ pub struct ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    causeloop_http::telemetry::init();
+    let config = Config::from_env().map_err(anyhow::Error::msg)?;
+    causeloop_api::telemetry::init(&config);
     crate::create_private_dir(&args.data_dir)
         .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
     let sqlite = SqliteStore::open(&args.data_dir.join(DATABASE_FILE))?;
@@ -44,30 +44,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Settings {
             allow_private_targets: args.allow_private_targets,
             trusted_sns_certs: args.trust_sns_cert.into_iter().collect(),
-            secret_box: Some(load_or_create_secret_key(&args.data_dir)?),
+            secret_box: Some(load_or_create_secret_key(&config, &args.data_dir)?),
         },
     );
     bootstrap(&state, &args.data_dir).await?;
 
-    let worker_state = state.clone();
-    tokio::spawn(workers::poll_queue(state.queue.clone(), QueueName::Cluster, move |batch| {
-        let state = worker_state.clone();
-        async move { cluster::handle_batch(&state, batch).await }
-    }));
-
-    let deliver =
-        DeliverWorker::new(state.clone(), OutboundClient::new(args.allow_private_targets).map_err(anyhow::Error::msg)?);
-    tokio::spawn(workers::poll_queue(state.queue.clone(), QueueName::Delivery, move |batch| {
-        let deliver = deliver.clone();
-        async move { deliver.handle_batch(batch).await }
-    }));
+    app::spawn_workers(&state, OutboundClient::new(args.allow_private_targets).map_err(anyhow::Error::msg)?);
 
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let bound = listener.local_addr()?;
     // The one line tools wait for; it goes to stdout so scripts can read the address.
     println!("causeloop listening on http://{bound}");
-    let app = causeloop_http::app(causeloop_api::all_routes(), state);
+    let app = app::serve(Families::ALL, state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())
 }
@@ -90,11 +79,11 @@ async fn bootstrap(state: &AppState, data_dir: &Path) -> anyhow::Result<()> {
 /// `causeloop_domain::sealed`): `CAUSELOOP_SECRET_KEY` when set, else `<data-dir>/secret.key`,
 /// generated on first start with mode 0600. Losing the file makes stored secrets unusable, so it
 /// is never rewritten once it exists.
-fn load_or_create_secret_key(data_dir: &Path) -> anyhow::Result<causeloop_domain::sealed::SecretBox> {
+fn load_or_create_secret_key(config: &Config, data_dir: &Path) -> anyhow::Result<causeloop_domain::sealed::SecretBox> {
     use base64::Engine;
     use causeloop_domain::sealed::SecretBox;
-    if let Some(from_env) = causeloop_http::state::secret_box_from_env().map_err(anyhow::Error::msg)? {
-        return Ok(from_env);
+    if let Some(from_env) = &config.secret_key {
+        return Ok(from_env.clone());
     }
     let path = data_dir.join(SECRET_KEY_FILE);
     if !path.exists() {

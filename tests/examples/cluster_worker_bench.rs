@@ -15,11 +15,11 @@
 use async_trait::async_trait;
 use causeloop_api::ingest::upsert_issue;
 use causeloop_api::messages::ClusterRequest;
+use causeloop_api::state::{AppState, Settings};
 use causeloop_api::workers::cluster::ClusterWorker;
 use causeloop_api::workers::WorkMessage;
 use causeloop_domain::ingest::normalize_record;
 use causeloop_domain::WorkspaceId;
-use causeloop_http::{AppState, Settings};
 use causeloop_storage::patterns::{PatternFilter, PatternSort};
 use causeloop_storage::sqlite::SqliteStore;
 use causeloop_storage::{Item, Page, Query, StoreError, Table, Write};
@@ -109,7 +109,7 @@ async fn main() {
             "service": format!("svc-{}", n % 7),
         }))
         .expect("valid record");
-        let now = causeloop_http::now_rfc3339();
+        let now = causeloop_storage::clock::now_rfc3339();
         let (issue, _) = upsert_issue(&state.store, &workspace, &record, &format!("e{n}"), &now).await.expect("upsert");
         let request = ClusterRequest { workspace_id: workspace.clone(), issue_id: issue.id, job_id: None };
         messages.push(WorkMessage {

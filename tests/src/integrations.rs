@@ -2,7 +2,7 @@
 //! raw requests whose exact bytes and headers the test controls.
 
 use crate::TestApp;
-use causeloop_http::{AppState, Settings};
+use causeloop_api::state::{AppState, Settings};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -73,7 +73,7 @@ impl TestApp {
         state.settings = Arc::new(settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let app = causeloop_http::app(causeloop_api::all_routes(), state);
+        let app = causeloop_api::app::serve(causeloop_api::app::Families::ALL, state);
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
         base
     }

@@ -2,12 +2,13 @@
 //! store — embedded SQLite, or DynamoDB + SQS served by moto — with the cluster worker polling
 //! its queue, exactly as `causeloop serve` runs.
 
+use causeloop_api::app::{self, Families};
 use causeloop_api::outbound::OutboundClient;
 use causeloop_api::provisioning::{create_key, CreatedKey};
+use causeloop_api::state::{AppState, Settings};
 use causeloop_api::workers::deliver::DeliverWorker;
-use causeloop_api::workers::{self, cluster, WorkMessage};
+use causeloop_api::workers::WorkMessage;
 use causeloop_domain::ScopeSet;
-use causeloop_http::{AppState, Settings};
 use causeloop_storage::dynamo::DynamoTable;
 use causeloop_storage::sqlite::SqliteStore;
 use causeloop_storage::sqs::SqsQueues;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod counting;
+pub mod events;
 pub mod faults;
 pub mod integrations;
 pub mod receiver;
@@ -124,14 +126,10 @@ pub async fn spawn_on_with(stores: Stores, configure: impl FnOnce(AppState) -> A
     let state = configure(AppState::new(stores.table.clone(), stores.queue.clone(), settings));
     let owner_slug = unique("owner");
     let owner = create_key(&state.store, &owner_slug, ScopeSet::all()).await.expect("create owner key");
-    let worker_state = state.clone();
-    tokio::spawn(workers::poll_queue(state.queue.clone(), QueueName::Cluster, move |batch| {
-        let state = worker_state.clone();
-        async move { cluster::handle_batch(&state, batch).await }
-    }));
+    app::spawn_cluster_worker(&state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let app = causeloop_http::app(causeloop_api::all_routes(), state.clone());
+    let app = app::serve(Families::ALL, state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
     TestApp { base, http: reqwest::Client::new(), state, owner, owner_slug, _stores: stores }
 }
@@ -183,11 +181,8 @@ impl TestApp {
 
     /// Runs a delivery worker over the delivery queue, as `causeloop serve` does.
     pub fn start_delivery_worker(&self) {
-        let worker = self.deliver_worker(true);
-        tokio::spawn(workers::poll_queue(self.state.queue.clone(), QueueName::Delivery, move |batch| {
-            let worker = worker.clone();
-            async move { worker.handle_batch(batch).await }
-        }));
+        let client = OutboundClient::with_timeout(true, Duration::from_secs(2)).expect("client");
+        app::spawn_delivery_worker(&self.state, client);
     }
 
     /// Every message visible on the delivery queue now, received (hidden for 30 s, not deleted).

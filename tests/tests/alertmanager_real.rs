@@ -89,7 +89,7 @@ async fn wait_for_issues(app: &TestApp, what: &str, done: impl Fn(&[Value]) -> b
 }
 
 fn rfc3339_from_now(offset_secs: i64) -> String {
-    let now = causeloop_domain::time_fmt::parse_rfc3339(&causeloop_http::now_rfc3339()).unwrap();
+    let now = causeloop_domain::time_fmt::parse_rfc3339(&causeloop_storage::clock::now_rfc3339()).unwrap();
     let at = if offset_secs >= 0 {
         now + Duration::from_secs(offset_secs as u64)
     } else {

@@ -11,10 +11,10 @@
 
 use base64::Engine;
 use causeloop_api::alerts::sns::SdkSubscriptionConfirmer;
+use causeloop_api::alerts::sns::{ConfirmError, ConfirmFuture, SubscriptionConfirmer};
 use causeloop_api::provisioning::CreatedKey;
+use causeloop_api::state::AppState;
 use causeloop_domain::{ConnectorId, SyncId};
-use causeloop_http::sns::{ConfirmError, ConfirmFuture, SubscriptionConfirmer};
-use causeloop_http::AppState;
 use causeloop_storage::connectors::{Connector, SyncRecord};
 use causeloop_tests::{both_backends, moto_endpoint, spawn_app, spawn_app_with, unique, Backend, TestApp};
 use hmac::{Hmac, Mac};
@@ -174,9 +174,9 @@ async fn add_cloudwatch_connector(
     topics: &[&str],
     enabled: bool,
 ) -> ConnectorId {
-    let now = causeloop_http::now_rfc3339();
+    let now = causeloop_storage::clock::now_rfc3339();
     let connector = Connector {
-        id: ConnectorId::random(causeloop_http::now_millis(), rand::random()),
+        id: ConnectorId::random(causeloop_storage::clock::now_millis(), rand::random()),
         workspace_id: workspace.workspace_id.clone(),
         connector_type: "cloudwatch".into(),
         display_name: "CloudWatch alarms".into(),
@@ -749,8 +749,8 @@ async fn unreachable_sns_answers_502_and_records_the_failure() {
 // --- tools that sign with a secret of their own ---------------------------------------------
 
 async fn add_connector_with_webhook_secret(app: &TestApp, key: &CreatedKey, kind: &str, secret: &str) {
-    let now = causeloop_http::now_rfc3339();
-    let id = ConnectorId::random(causeloop_http::now_millis(), rand::random());
+    let now = causeloop_storage::clock::now_rfc3339();
+    let id = ConnectorId::random(causeloop_storage::clock::now_millis(), rand::random());
     let credentials = json!({"webhook_secret": secret}).as_object().unwrap().clone();
     let secret_box = app.state.settings.secret_box.as_ref().expect("the harness configures a master key");
     let connector = Connector {

@@ -4,12 +4,12 @@
 
 use causeloop_api::ingest::upsert_issue;
 use causeloop_api::messages::ClusterRequest;
+use causeloop_api::state::{AppState, Settings};
 use causeloop_api::workers::cluster::ClusterWorker;
 use causeloop_api::workers::WorkMessage;
 use causeloop_domain::ids::PatternId;
 use causeloop_domain::ingest::normalize_record;
 use causeloop_domain::{IssueId, WorkspaceId};
-use causeloop_http::{AppState, Settings};
 use causeloop_patterns::Engine;
 use causeloop_storage::patterns::{PatternFilter, PatternSort};
 use causeloop_tests::faults::CrashAfterWrites;
@@ -49,7 +49,7 @@ async fn two_workers_race_and_lose_nothing(stores: Stores) {
                 "source": "custom_api", "external_id": format!("c{cause}-{n}"), "title": title(cause, n),
             }))
             .unwrap();
-            let now = causeloop_http::now_rfc3339();
+            let now = causeloop_storage::clock::now_rfc3339();
             let (issue, _) =
                 upsert_issue(&state.store, &workspace, &record, &format!("e{cause}-{n}"), &now).await.unwrap();
             issues.push((cause, issue.id));
@@ -135,7 +135,7 @@ async fn a_merge_survives_a_crash_after_the_state_is_saved(stores: Stores) {
             "source": "custom_api", "external_id": format!("login-{n}"), "title": title(2, n),
         }))
         .unwrap();
-        let now = causeloop_http::now_rfc3339();
+        let now = causeloop_storage::clock::now_rfc3339();
         ids.push(upsert_issue(&healthy.store, &workspace, &record, &format!("e{n}"), &now).await.unwrap().0.id);
     }
     for id in &ids[..merging] {

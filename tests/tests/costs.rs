@@ -3,8 +3,8 @@
 //! writes do not mix in.
 
 use causeloop_api::provisioning::create_key;
+use causeloop_api::state::{AppState, Settings};
 use causeloop_domain::ScopeSet;
-use causeloop_http::{AppState, Settings};
 use causeloop_storage::sqlite::SqliteStore;
 use causeloop_tests::counting::{CountingQueue, CountingTable, Counts, Snapshot};
 use serde_json::json;
@@ -19,7 +19,7 @@ async fn counted_app() -> (String, String, Arc<Counts>) {
     let key = create_key(&state.store, "costs", ScopeSet::all()).await.unwrap().key;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = causeloop_http::app(causeloop_api::all_routes(), state);
+    let app = causeloop_api::app::serve(causeloop_api::app::Families::ALL, state);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (base, key, counts)
 }

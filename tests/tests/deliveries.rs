@@ -7,11 +7,11 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use causeloop_api::events::envelope;
+use causeloop_api::state::AppState;
 use causeloop_api::workers::deliver::{DeliverWorker, Disposition};
 use causeloop_api::workers::WorkMessage;
 use causeloop_domain::delivery::{MAX_ATTEMPTS, RETRY_DELAYS_SECONDS};
 use causeloop_domain::events::EventType;
-use causeloop_http::AppState;
 use causeloop_tests::faults::CrashAfterWrites;
 use causeloop_tests::receiver::{ReceivedRequest, Receiver, Reply};
 use causeloop_tests::{both_backends, spawn_app, Backend, TestApp};
@@ -184,7 +184,8 @@ impl Clocked {
     fn new(worker: DeliverWorker) -> Self {
         let offset_ms = Arc::new(AtomicU64::new(0));
         let offset = offset_ms.clone();
-        let worker = worker.with_clock(Arc::new(move || causeloop_http::now_millis() + offset.load(Ordering::SeqCst)));
+        let worker =
+            worker.with_clock(Arc::new(move || causeloop_storage::clock::now_millis() + offset.load(Ordering::SeqCst)));
         Self { worker, offset_ms }
     }
 
@@ -202,7 +203,7 @@ async fn fan_out(app: &TestApp, worker: &DeliverWorker, cause: &str) -> Vec<Work
         cause,
         None,
         json!({"issue_id": "iss_test", "cause": cause}),
-        &causeloop_http::now_rfc3339(),
+        &causeloop_storage::clock::now_rfc3339(),
     );
     let message = WorkMessage {
         id: format!("event-{cause}"),
@@ -417,7 +418,7 @@ async fn crashes_and_throttling_lose_nothing(app: TestApp) {
         "crash",
         None,
         json!({"n": 1}),
-        &causeloop_http::now_rfc3339(),
+        &causeloop_storage::clock::now_rfc3339(),
     );
     let message = WorkMessage {
         id: "event".into(),
@@ -468,7 +469,7 @@ async fn a_retry_waits_in_the_queue_not_in_the_worker(app: TestApp) {
         "queued",
         None,
         json!({}),
-        &causeloop_http::now_rfc3339(),
+        &causeloop_storage::clock::now_rfc3339(),
     );
     causeloop_api::events::emit(app.state.queue.as_ref(), vec![event]).await.unwrap();
     let requests = wait_for_requests(&receiver, 2).await;

@@ -51,7 +51,7 @@ fn signatures_cover_exactly_the_bytes_sent() {
             app.owner.workspace_id.clone(),
             EventType::IssueIngested,
             payload.clone(),
-            causeloop_http::now_millis(),
+            causeloop_storage::clock::now_millis(),
         );
         let request = runtime.block_on(async {
             app.state.store.create_delivery(&delivery).await.unwrap();

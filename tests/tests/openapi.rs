@@ -33,8 +33,10 @@ fn documented() -> BTreeSet<(String, String)> {
 
 #[tokio::test]
 async fn the_document_and_the_router_agree() {
-    let routed: BTreeSet<(String, String)> =
-        causeloop_api::route_table().into_iter().map(|(method, path)| (method.to_string(), path.to_string())).collect();
+    let routed: BTreeSet<(String, String)> = causeloop_api::app::route_table()
+        .into_iter()
+        .map(|(method, path)| (method.to_string(), path.to_string()))
+        .collect();
     assert_eq!(documented(), routed);
 
     // And each one is really routed: a request never reaches the router's fallback.

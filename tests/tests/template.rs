@@ -39,23 +39,13 @@ fn shape(path: &str) -> String {
     path.split('/').map(|segment| if segment.starts_with('{') { "{}" } else { segment }).collect::<Vec<_>>().join("/")
 }
 
-/// A route family's (METHOD, path) list, as each family module exports it.
-type Routes = &'static [(&'static str, &'static str)];
-
 #[test]
 fn every_route_goes_to_the_function_of_its_family() {
-    use causeloop_api::*;
-    let families: [(&str, &[Routes]); 5] = [
-        ("ingest", &[ingest::ROUTES]),
-        ("issues", &[issues::ROUTES, patterns::ROUTES]),
-        ("alerts", &[alerts::ROUTES, inbound::ROUTES]),
-        ("connectors", &[connectors::ROUTES]),
-        ("webhooks", &[webhooks::ROUTES]),
-    ];
+    use causeloop_api::app::{route_table, Function};
     let mut expected = BTreeSet::new();
-    for (binary, route_lists) in families {
-        for (method, path) in route_lists.iter().flat_map(|routes| routes.iter()) {
-            expected.insert((binary.to_string(), method.to_string(), shape(path)));
+    for function in Function::ALL {
+        for (method, path) in function.families().operations() {
+            expected.insert((function.binary().to_string(), method.to_string(), shape(path)));
         }
     }
     let routed: BTreeSet<_> = route_table().into_iter().filter(|(_, path)| *path != "/health").collect();
@@ -65,4 +55,17 @@ fn every_route_goes_to_the_function_of_its_family() {
     let missing: Vec<_> = expected.difference(&declared).collect();
     let extra: Vec<_> = declared.difference(&expected).collect();
     assert!(missing.is_empty() && extra.is_empty(), "not in template.yaml: {missing:?}\nnot in the router: {extra:?}");
+}
+
+#[test]
+fn the_template_deploys_exactly_the_functions_of_the_table() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let deployed: BTreeSet<String> = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("Binary:"))
+        .map(|name| name.trim().to_string())
+        .collect();
+    let table: BTreeSet<String> =
+        causeloop_api::app::Function::ALL.iter().map(|function| function.binary().to_string()).collect();
+    assert_eq!(deployed, table);
 }

@@ -2,7 +2,7 @@
 //! (step 3a) and outbound registration (step 4a), secrets shown once, the outbound URL guard,
 //! updates, deletion, scopes, and 404 for another workspace on every route.
 
-use causeloop_http::Settings;
+use causeloop_api::state::Settings;
 use causeloop_tests::{both_backends, TestApp};
 use serde_json::{json, Value};
 

@@ -1,10 +1,11 @@
-//! The `alerts` family on Lambda: the same routers `causeloop serve` mounts, served by
-//! lambda_http. SNS signing certificates are fetched over HTTPS and cached per container; the
-//! SNS client for `ConfirmSubscription` is built on the first confirmation, not at start-up.
+//! The `alerts` function: the route families `causeloop_api::app::Function::Alerts` serves, behind API
+//! Gateway.
+
+use causeloop_api::app::{Families, Function};
+
+const FAMILIES: Families = Function::Alerts.families();
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    causeloop_http::telemetry::init();
-    let state = causeloop_http::aws::state_from_env().await?;
-    lambda_http::run(causeloop_http::app(alerts::routes(), state)).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    causeloop_api::lambda::serve_http(FAMILIES.routes()).await
 }

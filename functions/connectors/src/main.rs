@@ -1,9 +1,11 @@
-//! The `connectors` family on Lambda: the same router `causeloop serve` mounts, served by
-//! lambda_http. Needs `CAUSELOOP_SECRET_KEY` to seal connector credentials.
+//! The `connectors` function: the route families `causeloop_api::app::Function::Connectors` serves, behind API
+//! Gateway.
+
+use causeloop_api::app::{Families, Function};
+
+const FAMILIES: Families = Function::Connectors.families();
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    causeloop_http::telemetry::init();
-    let state = causeloop_http::aws::state_from_env().await?;
-    lambda_http::run(causeloop_http::app(causeloop_api::connectors::routes(), state)).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    causeloop_api::lambda::serve_http(FAMILIES.routes()).await
 }

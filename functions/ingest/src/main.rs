@@ -1,8 +1,11 @@
-//! The `ingest` family on Lambda: the same router `causeloop serve` mounts, served by lambda_http.
+//! The `ingest` function: the route families `causeloop_api::app::Function::Ingest` serves, behind API
+//! Gateway.
+
+use causeloop_api::app::{Families, Function};
+
+const FAMILIES: Families = Function::Ingest.families();
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    causeloop_http::telemetry::init();
-    let state = causeloop_http::aws::state_from_env().await?;
-    lambda_http::run(causeloop_http::app(causeloop_api::ingest::routes(), state)).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    causeloop_api::lambda::serve_http(FAMILIES.routes()).await
 }

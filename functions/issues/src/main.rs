@@ -1,13 +1,11 @@
-//! The `issues` family (Issues and Patterns) on Lambda: the same routers `causeloop serve` mounts,
-//! served by lambda_http.
+//! The `issues` function: the route families `causeloop_api::app::Function::Issues` serves, behind API
+//! Gateway.
+
+use causeloop_api::app::{Families, Function};
+
+const FAMILIES: Families = Function::Issues.families();
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    causeloop_http::telemetry::init();
-    let state = causeloop_http::aws::state_from_env().await?;
-    lambda_http::run(causeloop_http::app(
-        causeloop_api::issues::routes().merge(causeloop_api::patterns::routes()),
-        state,
-    ))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    causeloop_api::lambda::serve_http(FAMILIES.routes()).await
 }

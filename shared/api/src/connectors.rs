@@ -13,6 +13,7 @@
 
 use crate::fields::{optional_bool, optional_object, optional_string, reject_unknown, required_string};
 use crate::secrets::{open_valid_secrets, seal_credentials, secret_box};
+use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -26,7 +27,9 @@ use causeloop_domain::delivery::DeliveryStatus;
 use causeloop_domain::{ConnectorId, DeliveryId, FieldError, Scope, SyncId, WorkspaceId};
 use causeloop_http::body::json_object;
 use causeloop_http::pagination::{page_body, page_cursor, page_limit};
-use causeloop_http::{now_millis, now_rfc3339, ApiError, AppState, Principal};
+use causeloop_http::{ApiError, Principal};
+use causeloop_providers::{AuthRequirement, Provider, SigningSecret, TOOL_SECRET_FIELD};
+use causeloop_storage::clock::{now_millis, now_rfc3339};
 use causeloop_storage::connectors::{Connector, WebhookDirection};
 use causeloop_storage::repo::Versioned;
 use causeloop_storage::Store;
@@ -286,33 +289,34 @@ async fn test(
     let (success, message) = if !connector.enabled {
         (false, "the connector is disabled; enable it with PATCH /v1/connectors/{id}".to_string())
     } else {
-        match connector.connector_type.as_str() {
-            "custom_api" => test_custom_api(&state, &connector, &checked_at).await?,
-            "cloudwatch" => (
-                true,
-                "the connector is enabled and allows its SNS topics; subscribe each topic to \
-                 /v1/webhooks/{workspace_id}/cloudwatch (the subscription is confirmed automatically)"
-                    .to_string(),
-            ),
-            "sentry" | "pagerduty" => {
-                let has_secret = connector.credential_fields.iter().any(|field| field == "webhook_secret");
-                (
-                    has_secret,
-                    if has_secret {
-                        format!(
-                            "the connector is enabled and holds the tool's webhook_secret; point the tool at \
-                             /v1/webhooks/{}/{} with an X-API-Key header",
-                            connector.workspace_id, connector.connector_type
-                        )
-                    } else {
-                        "the connector has no webhook_secret credential; set it with PATCH".to_string()
-                    },
-                )
-            }
-            other => (false, format!("`{other}` connectors cannot be tested yet")),
+        match (connector.connector_type.as_str(), causeloop_providers::provider(&connector.connector_type)) {
+            ("custom_api", _) => test_custom_api(&state, &connector, &checked_at).await?,
+            (_, Some(provider)) => test_pushing_tool(provider, &connector),
+            (other, None) => (false, format!("`{other}` connectors cannot be tested yet")),
         }
     };
     Ok(Json(json!({"success": success, "message": message, "checked_at": checked_at})))
+}
+
+/// A connector of a monitoring tool that pushes to its provider webhook is usable when it holds
+/// what verifying the tool's requests needs.
+fn test_pushing_tool(provider: &dyn Provider, connector: &Connector) -> (bool, String) {
+    let path = format!("/v1/webhooks/{}/{}", connector.workspace_id, provider.name());
+    if provider.auth() == AuthRequirement::SnsSignature {
+        return (
+            true,
+            format!(
+                "the connector is enabled and allows its SNS topics; subscribe each topic to {path} \
+                 (the subscription is confirmed automatically)"
+            ),
+        );
+    }
+    if provider.signing_secret() == SigningSecret::ToolIssued
+        && !connector.credential_fields.iter().any(|field| field == TOOL_SECRET_FIELD)
+    {
+        return (false, format!("the connector has no {TOOL_SECRET_FIELD} credential; set it with PATCH"));
+    }
+    (true, format!("the connector is enabled; point the tool at {path} with an X-API-Key header"))
 }
 
 /// A custom_api connector is usable when its inbound registration exists, is enabled and holds
@@ -350,13 +354,11 @@ async fn sync(
     principal.require(Scope::ConnectorsAdmin)?;
     let connector = load(&state.store, &principal.workspace_id, &id).await?.value;
     let kind = catalog_entry(&connector.connector_type)?;
-    let how = match kind.id {
-        "custom_api" => "its events are pushed through the ingestion API or its inbound webhook",
-        "cloudwatch" => "its alarms are pushed by SNS",
-        "sentry" | "pagerduty" => {
-            "the tool pushes its events to /v1/webhooks/{workspace_id}/<type>; polling is not built yet"
-        }
-        _ => "polling for this type is not built yet",
+    let how = match (kind.id, causeloop_providers::provider(kind.id)) {
+        ("custom_api", _) => "its events are pushed through the ingestion API or its inbound webhook",
+        (_, Some(provider)) if provider.auth() == AuthRequirement::SnsSignature => "its alarms are pushed by SNS",
+        (_, Some(_)) => "the tool pushes its events to /v1/webhooks/{workspace_id}/<type>; polling is not built yet",
+        (_, None) => "polling for this type is not built yet",
     };
     Err::<StatusCode, _>(
         ApiError::new(

@@ -6,6 +6,7 @@
 //! days) after their event, then expire by TTL.
 
 use crate::events::envelope;
+use crate::state::AppState;
 use crate::webhooks::parse_webhook_id;
 use crate::workers::deliver::task_for;
 use axum::extract::{Path, Query, State};
@@ -18,7 +19,8 @@ use causeloop_domain::events::EventType;
 use causeloop_domain::time_fmt::format_unix_millis;
 use causeloop_domain::{DeliveryId, Scope, WebhookId, WorkspaceId};
 use causeloop_http::pagination::{page_body, page_cursor, page_limit};
-use causeloop_http::{now_millis, ApiError, AppState, Principal};
+use causeloop_http::{ApiError, Principal};
+use causeloop_storage::clock::now_millis;
 use causeloop_storage::connectors::{Webhook, WebhookDirection};
 use causeloop_storage::repo::Versioned;
 use causeloop_storage::{QueueName, StoreError};

@@ -8,6 +8,7 @@
 
 use crate::events::{emit, envelope};
 use crate::messages::ClusterRequest;
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -21,19 +22,52 @@ use causeloop_domain::issue::{Applied, Issue};
 use causeloop_domain::limits::{MAX_BATCH_BODY_BYTES, MAX_BATCH_RECORDS, MAX_SINGLE_BODY_BYTES};
 use causeloop_domain::{IssueId, JobId, Scope, WorkspaceId};
 use causeloop_http::body::json_object;
-use causeloop_http::{now_millis, now_rfc3339, ApiError, AppState, Principal};
+use causeloop_http::{ApiError, Principal};
+use causeloop_storage::clock::{now_millis, now_rfc3339};
 use causeloop_storage::repo::{Job, RejectedRecord};
+use causeloop_storage::update::update_with_retries;
 use causeloop_storage::{Store, StoreError};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Optimistic-concurrency attempts before a contended Issue write gives up (and the request or
-/// message is retried by its sender).
-const WRITE_ATTEMPTS: usize = 8;
 /// Issues written concurrently by one batch.
 const BATCH_CONCURRENCY: usize = 16;
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// `POST /v1/ingest/events` answers this.
+#[derive(Debug, Serialize)]
+pub struct EventAccepted {
+    pub issue_id: String,
+    /// `created`, `updated` or `unchanged`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern_id: Option<String>,
+}
+
+/// `POST /v1/ingest/batch` answers this: the job, and each rejected record with its index.
+#[derive(Debug, Serialize)]
+pub struct BatchAccepted {
+    pub job_id: String,
+    pub accepted: usize,
+    pub rejected: Vec<RejectedRecord>,
+}
+
+/// `GET /v1/ingest/status/{job_id}`.
+#[derive(Debug, Serialize)]
+pub struct JobStatus {
+    pub job_id: String,
+    /// `completed` once every accepted record's Issue is clustered, else `processing`.
+    pub status: &'static str,
+    pub accepted: usize,
+    pub rejected: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub clustered: usize,
+    pub errors: Vec<RejectedRecord>,
+    pub created_at: String,
+}
 
 /// Every route of the family, as (method, path); `openapi.yaml` is checked against these.
 pub const ROUTES: &[(&str, &str)] =
@@ -72,20 +106,17 @@ pub async fn upsert_issue(
     now: &str,
 ) -> Result<(Issue, Applied), StoreError> {
     let id = IssueId::derive(workspace, &record.source, &record.external_id);
-    for _ in 0..WRITE_ATTEMPTS {
-        let existing = store.issue(workspace, &id).await?;
+    let id = &id;
+    update_with_retries(|| async move {
+        let existing = store.issue(workspace, id).await?;
         let read_version = existing.as_ref().map(|v| v.version);
         let (issue, applied) = Issue::apply(existing.map(|v| v.value), workspace, record, ingest_event, now);
-        if !applied.changed() {
-            return Ok((issue, applied));
+        if applied.changed() {
+            store.save_issue(&issue, read_version).await?;
         }
-        match store.save_issue(&issue, read_version).await {
-            Ok(_) => return Ok((issue, applied)),
-            Err(StoreError::ConditionFailed) => continue,
-            Err(err) => return Err(err),
-        }
-    }
-    Err(StoreError::Throttled)
+        Ok((issue, applied))
+    })
+    .await
 }
 
 async fn ingest_event(
@@ -119,10 +150,8 @@ async fn ingest_event(
     );
     emit(state.queue.as_ref(), vec![event]).await?;
 
-    let mut answer = json!({"issue_id": issue.id, "status": applied.answer()});
-    if let Some(pattern) = &issue.pattern_id {
-        answer["pattern_id"] = json!(pattern);
-    }
+    let answer =
+        EventAccepted { issue_id: issue.id.to_string(), status: applied.answer(), pattern_id: issue.pattern_id };
     Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 
@@ -212,7 +241,7 @@ async fn ingest_batch(
     );
     emit(state.queue.as_ref(), vec![event]).await?;
 
-    Ok((StatusCode::ACCEPTED, Json(json!({"job_id": job_id, "accepted": job.accepted, "rejected": rejected}))))
+    Ok((StatusCode::ACCEPTED, Json(BatchAccepted { job_id: job_id.to_string(), accepted: job.accepted, rejected })))
 }
 
 /// Applies the accepted records: records of the same Issue in order, different Issues
@@ -269,15 +298,15 @@ async fn job_status(
     let job = state.store.job(workspace, &job_id).await?.ok_or_else(|| ApiError::not_found("job"))?;
     let clustered_issues = state.store.clustered_issues(workspace, &job_id).await?;
     let clustered = job.record_issue_ids.iter().filter(|id| clustered_issues.contains(id.as_str())).count();
-    Ok(Json(json!({
-        "job_id": job.id,
-        "status": if clustered == job.accepted { "completed" } else { "processing" },
-        "accepted": job.accepted,
-        "rejected": job.rejected.len(),
-        "created": job.created,
-        "updated": job.updated,
-        "clustered": clustered,
-        "errors": job.rejected,
-        "created_at": job.created_at,
-    })))
+    Ok(Json(JobStatus {
+        status: if clustered == job.accepted { "completed" } else { "processing" },
+        accepted: job.accepted,
+        rejected: job.rejected.len(),
+        created: job.created,
+        updated: job.updated,
+        clustered,
+        job_id: job.id.to_string(),
+        errors: job.rejected,
+        created_at: job.created_at,
+    }))
 }

@@ -3,6 +3,7 @@
 
 use crate::events::{emit, envelope};
 use crate::messages::ClusterRequest;
+use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
@@ -16,9 +17,11 @@ use causeloop_domain::time_fmt::{format_rfc3339, parse_rfc3339};
 use causeloop_domain::{FieldError, IssueId, IssueStatus, Scope, Severity};
 use causeloop_http::body::json_object;
 use causeloop_http::pagination::{page_body, page_cursor, page_limit};
-use causeloop_http::{now_rfc3339, ApiError, AppState, Principal};
+use causeloop_http::{ApiError, Principal};
+use causeloop_storage::clock::now_rfc3339;
 use causeloop_storage::repo::IssueFilter;
-use causeloop_storage::{QueueName, StoreError};
+use causeloop_storage::update::update_with_retries;
+use causeloop_storage::QueueName;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -148,43 +151,42 @@ async fn patch_issue(
     let id = IssueId::parse(&id).ok_or_else(|| ApiError::not_found("issue"))?;
     let patch = parse_patch(&json_object(&headers, &body, MAX_SINGLE_BODY_BYTES)?)?;
     let now = now_rfc3339();
-    for _ in 0..8 {
-        let stored = state.store.issue(workspace, &id).await?.ok_or_else(|| ApiError::not_found("issue"))?;
+    let resolving = patch.status == Some(IssueStatus::Resolved) || (patch.status.is_none() && patch.has_resolution);
+    let (store, id, patch, now) = (&state.store, &id, &patch, &now);
+    let updated = update_with_retries(|| async move {
+        let Some(stored) = store.issue(workspace, id).await? else {
+            return Ok(None);
+        };
         let mut issue = stored.value;
         let was = issue.status;
-        let resolving = patch.status == Some(IssueStatus::Resolved) || (patch.status.is_none() && patch.has_resolution);
         if resolving {
-            issue.resolve(patch.fix.clone(), patch.note.clone(), &now);
+            issue.resolve(patch.fix.clone(), patch.note.clone(), now);
         } else {
-            issue.reopen(&now);
+            issue.reopen(now);
         }
-        match state.store.save_issue(&issue, Some(stored.version)).await {
-            Ok(_) => {
-                if was != issue.status && issue.pattern_id.is_some() {
-                    // The cluster worker keeps each pattern's open members, which its recurrence
-                    // rule reads; a status change goes through it like any other change.
-                    let request =
-                        ClusterRequest { workspace_id: workspace.clone(), issue_id: issue.id.clone(), job_id: None };
-                    let cause = format!("status/{}@{}", issue.status.as_str(), issue.updated_at);
-                    state.queue.send_batch(QueueName::Cluster, vec![request.to_message(&cause)]).await?;
-                }
-                if was != IssueStatus::Resolved && issue.status == IssueStatus::Resolved {
-                    let cause = format!("{}@{}", issue.id, issue.updated_at);
-                    let event = envelope(
-                        EventType::IssueResolved,
-                        workspace,
-                        &cause,
-                        issue.connector_id.clone(),
-                        json!({"issue": issue.to_api()}),
-                        &now,
-                    );
-                    emit(state.queue.as_ref(), vec![event]).await?;
-                }
-                return Ok(Json(issue.to_api()));
-            }
-            Err(StoreError::ConditionFailed) => continue,
-            Err(err) => return Err(err.into()),
-        }
+        store.save_issue(&issue, Some(stored.version)).await?;
+        Ok(Some((issue, was)))
+    })
+    .await?;
+    let (issue, was) = updated.ok_or_else(|| ApiError::not_found("issue"))?;
+    if was != issue.status && issue.pattern_id.is_some() {
+        // The cluster worker keeps each pattern's open members, which its recurrence rule reads;
+        // a status change goes through it like any other change.
+        let request = ClusterRequest { workspace_id: workspace.clone(), issue_id: issue.id.clone(), job_id: None };
+        let cause = format!("status/{}@{}", issue.status.as_str(), issue.updated_at);
+        state.queue.send_batch(QueueName::Cluster, vec![request.to_message(&cause)]).await?;
     }
-    Err(StoreError::ConditionFailed.into())
+    if was != IssueStatus::Resolved && issue.status == IssueStatus::Resolved {
+        let cause = format!("{}@{}", issue.id, issue.updated_at);
+        let event = envelope(
+            EventType::IssueResolved,
+            workspace,
+            &cause,
+            issue.connector_id.clone(),
+            json!({"issue": issue.to_api()}),
+            now,
+        );
+        emit(state.queue.as_ref(), vec![event]).await?;
+    }
+    Ok(Json(issue.to_api()))
 }

@@ -142,7 +142,7 @@ impl OutboundClient {
             .headers()
             .get("retry-after")
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| parse_retry_after(value, causeloop_http::now_millis() / 1000));
+            .and_then(|value| parse_retry_after(value, causeloop_storage::clock::now_millis() / 1000));
         // Only the excerpt is read; a body that stalls after the status line still counts as an
         // answer with what arrived, and the rest is dropped with the connection.
         let mut excerpt = Vec::new();

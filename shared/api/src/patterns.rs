@@ -4,6 +4,7 @@
 //! An id that was merged into another pattern answers as the surviving pattern, so an id a
 //! client stored earlier keeps working.
 
+use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -13,7 +14,7 @@ use causeloop_domain::pattern::PatternRecord;
 use causeloop_domain::time_fmt::{format_rfc3339, parse_rfc3339};
 use causeloop_domain::{IssueId, Scope, WorkspaceId};
 use causeloop_http::pagination::{page_body, page_cursor, page_limit};
-use causeloop_http::{ApiError, AppState, Principal};
+use causeloop_http::{ApiError, Principal};
 use causeloop_storage::patterns::{PatternFilter, PatternSort};
 use causeloop_storage::Store;
 use serde_json::{json, Value};

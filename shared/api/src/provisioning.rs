@@ -3,7 +3,7 @@
 
 use causeloop_domain::keys::issue_key;
 use causeloop_domain::{KeyId, ScopeSet, WorkspaceId};
-use causeloop_http::{now_millis, now_rfc3339};
+use causeloop_storage::clock::{now_millis, now_rfc3339};
 use causeloop_storage::repo::ApiKeyRecord;
 use causeloop_storage::{Store, StoreError};
 use serde::Serialize;

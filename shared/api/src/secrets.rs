@@ -1,13 +1,14 @@
 //! Signing secrets and connector credentials: generated here, sealed with the master key in
-//! [`causeloop_http::Settings::secret_box`] before they reach storage, opened only to verify or
+//! [`crate::state::Settings::secret_box`] before they reach storage, opened only to verify or
 //! sign. See `causeloop_domain::sealed` for why they are encrypted rather than hashed.
 
+use crate::state::Settings;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use causeloop_domain::keys::WEBHOOK_SECRET_PREFIX;
 use causeloop_domain::sealed::SecretBox;
 use causeloop_domain::{ConnectorId, WebhookId, WorkspaceId};
-use causeloop_http::{ApiError, Settings};
+use causeloop_http::ApiError;
 use causeloop_storage::connectors::{StoredSecret, Webhook};
 use serde_json::{Map, Value};
 

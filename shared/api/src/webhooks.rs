@@ -17,6 +17,7 @@
 
 use crate::fields::{optional_bool, optional_string, optional_string_list, reject_unknown, required_string};
 use crate::secrets::{new_signing_secret, seal_signing_secret, secret_box};
+use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -29,7 +30,8 @@ use causeloop_domain::url_guard::{check_outbound_url, check_resolved_address, Ur
 use causeloop_domain::{ConnectorId, FieldError, Scope, WebhookId};
 use causeloop_http::body::json_object;
 use causeloop_http::pagination::{page_body, page_cursor, page_limit};
-use causeloop_http::{now_millis, now_rfc3339, ApiError, AppState, Principal};
+use causeloop_http::{ApiError, Principal};
+use causeloop_storage::clock::{now_millis, now_rfc3339};
 use causeloop_storage::connectors::{Webhook, WebhookDirection};
 use causeloop_storage::StoreError;
 use serde_json::{json, Map, Value};

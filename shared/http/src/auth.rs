@@ -2,12 +2,12 @@
 
 use crate::error::ApiError;
 use crate::request_log::RequestWorkspace;
-use crate::state::AppState;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use causeloop_domain::keys::{hash_key, key_matches, looks_like_key};
 use causeloop_domain::{KeyId, Scope, ScopeSet, WorkspaceId};
+use causeloop_storage::Store;
 
 /// The caller, once its key checked out.
 #[derive(Debug, Clone)]
@@ -46,9 +46,9 @@ pub fn bearer_key(headers: &HeaderMap) -> Option<&str> {
 
 /// Looks the presented key up by its hash. Every failure is the same 401: nothing tells a
 /// caller whether a key exists, was revoked or was malformed.
-pub async fn authenticate_key(state: &AppState, presented: Option<&str>) -> Result<Principal, ApiError> {
+pub async fn authenticate_key(store: &Store, presented: Option<&str>) -> Result<Principal, ApiError> {
     let presented = presented.filter(|key| looks_like_key(key)).ok_or_else(ApiError::unauthorized)?;
-    let record = state.store.key_by_hash(&hash_key(presented)).await?.ok_or_else(ApiError::unauthorized)?;
+    let record = store.key_by_hash(&hash_key(presented)).await?.ok_or_else(ApiError::unauthorized)?;
     // The store matched on the hash; compare again in constant time so that no backend's
     // lookup semantics (collation, prefix matching) can ever admit a different key.
     if !key_matches(presented, &record.key_hash) {
@@ -57,11 +57,16 @@ pub async fn authenticate_key(state: &AppState, presented: Option<&str>) -> Resu
     Ok(Principal { workspace_id: record.workspace_id, key_id: record.key_id, scopes: record.scopes })
 }
 
-impl FromRequestParts<AppState> for Principal {
+/// Any state that holds the [`Store`] authenticates: the route families' state does.
+impl<S> FromRequestParts<S> for Principal
+where
+    S: Send + Sync,
+    Store: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let principal = authenticate_key(state, bearer_key(&parts.headers)).await?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let principal = authenticate_key(&Store::from_ref(state), bearer_key(&parts.headers)).await?;
         if let Some(slot) = parts.extensions.get::<RequestWorkspace>() {
             slot.set(principal.workspace_id.as_str());
         }

@@ -74,6 +74,11 @@ impl From<StoreError> for ApiError {
             StoreError::Throttled => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "throttled", "the store is busy; retry with backoff")
             }
+            StoreError::Contended => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "contended",
+                "the record is being changed by many requests at once; retry with backoff",
+            ),
             StoreError::ConditionFailed => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "the record changed concurrently; retry the request")
             }

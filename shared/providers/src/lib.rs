@@ -57,6 +57,20 @@ pub enum Resend {
     AcceptAsDuplicate,
 }
 
+/// Whose secret a tool's own signature is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningSecret {
+    /// The workspace key's webhook secret, which the customer pastes into the tool.
+    KeyWebhookSecret,
+    /// A secret the tool issues itself (Sentry's integration Client Secret, PagerDuty's webhook
+    /// subscription secret), stored as the `webhook_secret` credential of a connector of the
+    /// provider's type; the key's webhook secret is accepted too (relays that re-sign).
+    ToolIssued,
+}
+
+/// The credential field of a connector that holds a [`SigningSecret::ToolIssued`] secret.
+pub const TOOL_SECRET_FIELD: &str = "webhook_secret";
+
 /// One monitoring tool's wire format and authentication.
 pub trait Provider: Sync {
     /// The `{provider}` path segment: `custom`, `datadog`, `grafana`, ...
@@ -75,6 +89,17 @@ pub trait Provider: Sync {
     fn parse(&self, headers: &Headers, raw_body: &[u8]) -> Result<Vec<CanonicalAlert>, ParseError>;
 
     fn resend_semantics(&self) -> Resend;
+
+    /// Whose secret [`Provider::verify`] checks against.
+    fn signing_secret(&self) -> SigningSecret {
+        SigningSecret::KeyWebhookSecret
+    }
+
+    /// How many alerts the tool left out of this notification (Alertmanager and Grafana cut
+    /// groups at `max_alerts` and say so); `None` when it cut nothing or cannot say.
+    fn truncated_alerts(&self, _raw_body: &[u8]) -> Option<u64> {
+        None
+    }
 }
 
 static REGISTRY: &[&dyn Provider] = &[

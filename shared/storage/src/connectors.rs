@@ -7,6 +7,7 @@
 use crate::repo::{Store, Versioned};
 use crate::schema::*;
 use crate::table::{Condition, Cursor, Index, Item, Query, SkRange, StoreError, Write};
+use crate::update::update_with_retries;
 use causeloop_domain::{ConnectorId, WebhookId, WorkspaceId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -438,7 +439,8 @@ impl Store {
     /// Deletes a registration. Deleting an inbound enablement also unlinks it from its connector
     /// in the same transaction, so the connector's inbound URL answers 401 from then on.
     pub async fn delete_webhook(&self, ws: &WorkspaceId, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
-        loop {
+        // The webhook or its connector may change between the reads and the write: re-read.
+        update_with_retries(|| async move {
             let Some(Versioned { value: webhook, version }) = self.webhook(ws, id).await? else {
                 return Ok(None);
             };
@@ -460,12 +462,9 @@ impl Store {
                     }
                 }
             }
-            match self.table().transact(writes).await {
-                Ok(()) => return Ok(Some(webhook)),
-                // The webhook or its connector changed between the reads and the write: re-read.
-                Err(StoreError::ConditionFailed) => continue,
-                Err(err) => return Err(err),
-            }
-        }
+            self.table().transact(writes).await?;
+            Ok(Some(webhook))
+        })
+        .await
     }
 }

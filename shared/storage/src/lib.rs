@@ -9,6 +9,7 @@
 //! The repositories in [`repo`] are written once against the ports; no adapter knows about
 //! Issues, keys or jobs. Architecture invariant: nothing outside this crate names an AWS or SQLite type.
 
+pub mod clock;
 pub mod connectors;
 pub mod deliveries;
 pub mod engine_state;
@@ -17,6 +18,7 @@ pub mod queue;
 pub mod repo;
 pub mod schema;
 pub mod table;
+pub mod update;
 
 #[cfg(feature = "aws")]
 pub mod dynamo;
@@ -25,14 +27,8 @@ pub mod sqlite;
 #[cfg(feature = "aws")]
 pub mod sqs;
 
-pub use queue::{OutMessage, Queue, QueueName, Received};
+pub use queue::{OutMessage, Queue, QueueName, QueueUrls, Received};
 pub use repo::Store;
 pub use table::{Condition, Cursor, Index, Item, Page, Query, SkRange, StoreError, Table, Write};
 
-/// Seconds since the Unix epoch, the unit of the TTL attribute.
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use clock::unix_now;

@@ -11,6 +11,13 @@ pub enum QueueName {
     Delivery,
 }
 
+/// Where a queue and its dead-letter queue live (SQS queue URLs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueUrls {
+    pub main: String,
+    pub dead_letter: Option<String>,
+}
+
 impl QueueName {
     pub const ALL: [QueueName; 2] = [QueueName::Cluster, QueueName::Delivery];
 

@@ -61,10 +61,7 @@ fn backend(err: rusqlite::Error) -> StoreError {
 }
 
 fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as i64)
-        .unwrap_or(0)
+    crate::clock::now_millis() as i64
 }
 
 impl SqliteStore {

@@ -1,18 +1,12 @@
 //! The SQS adapter of the queue port.
 
-use crate::queue::{OutMessage, Queue, QueueName, Received, MAX_BATCH};
+use crate::queue::{OutMessage, Queue, QueueName, QueueUrls, Received, MAX_BATCH};
 use crate::table::StoreError;
 use async_trait::async_trait;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry};
 use aws_sdk_sqs::Client;
 use std::collections::HashMap;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueUrls {
-    pub main: String,
-    pub dead_letter: Option<String>,
-}
 
 #[derive(Clone)]
 pub struct SqsQueues {
@@ -31,18 +25,6 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
 
 impl SqsQueues {
     pub fn new(client: Client, urls: HashMap<QueueName, QueueUrls>) -> Self {
-        Self { client, urls }
-    }
-
-    /// Reads `CLUSTER_QUEUE_URL`, `DELIVERY_QUEUE_URL` and the optional `*_DLQ_URL` variables.
-    pub fn from_env(client: Client) -> Self {
-        let mut urls = HashMap::new();
-        for queue in QueueName::ALL {
-            let name = queue.as_str().to_ascii_uppercase();
-            if let Ok(main) = std::env::var(format!("{name}_QUEUE_URL")) {
-                urls.insert(queue, QueueUrls { main, dead_letter: std::env::var(format!("{name}_DLQ_URL")).ok() });
-            }
-        }
         Self { client, urls }
     }
 

@@ -196,6 +196,10 @@ pub enum StoreError {
     ConditionFailed,
     #[error("the store is throttling requests; retry later")]
     Throttled,
+    /// An optimistic update lost the race to concurrent writers on every attempt
+    /// ([`crate::update::UPDATE_ATTEMPTS`]).
+    #[error("the record kept changing concurrently; retry later")]
+    Contended,
     #[error("the pagination cursor is not valid for this list")]
     InvalidCursor,
     #[error("stored data is corrupt: {0}")]
@@ -207,7 +211,7 @@ pub enum StoreError {
 impl StoreError {
     /// True for failures that a later retry may not hit (throttling, transient backend errors).
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Throttled | StoreError::Backend(_))
+        matches!(self, StoreError::Throttled | StoreError::Contended | StoreError::Backend(_))
     }
 }
 

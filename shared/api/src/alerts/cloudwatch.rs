@@ -27,15 +27,17 @@
 
 use super::sns::{confirmer, signing_certificate, CertError};
 use super::{apply_alerts, parse_error, respond};
+use crate::state::AppState;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use causeloop_domain::ids::SyncId;
 use causeloop_domain::time_fmt::parse_unix_millis;
 use causeloop_domain::{ConnectorId, IssueId, WorkspaceId};
-use causeloop_http::{now_millis, now_rfc3339, ApiError, AppState};
+use causeloop_http::ApiError;
 use causeloop_providers::sns::{parse_sns_message, verify_sns_message, SnsMessage, SnsMessageType};
 use causeloop_providers::{parse_cloudwatch_alarm, AlertState, CloudWatch};
+use causeloop_storage::clock::{now_millis, now_rfc3339};
 use causeloop_storage::connectors::{Connector, SyncRecord};
 use causeloop_storage::StoreError;
 use serde_json::{json, Value};

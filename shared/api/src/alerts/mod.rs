@@ -44,6 +44,7 @@ pub mod sns;
 use crate::events::{emit, envelope};
 use crate::ingest::upsert_issue;
 use crate::messages::ClusterRequest;
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -57,13 +58,14 @@ use causeloop_domain::limits::MAX_SINGLE_BODY_BYTES;
 use causeloop_domain::{ConnectorId, IssueId, IssueStatus, Scope, WorkspaceId};
 use causeloop_http::auth::bearer_key;
 use causeloop_http::request_log::RequestWorkspace;
-use causeloop_http::{ApiError, AppState, Principal};
+use causeloop_http::{ApiError, Principal};
 use causeloop_providers::{
     provider, registry, AlertState, AuthRequirement, CanonicalAlert, Custom, Headers, ParseError, Provider, Resend,
-    VerifyError,
+    SigningSecret, VerifyError, TOOL_SECRET_FIELD,
 };
+use causeloop_storage::update::update_with_retries;
 use causeloop_storage::{OutMessage, QueueName, Store, StoreError};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Every route of the family, as (method, path); `openapi.yaml` is checked against these.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/v1/webhooks/{id}/{provider}")];
@@ -71,9 +73,6 @@ pub const ROUTES: &[(&str, &str)] = &[("POST", "/v1/webhooks/{id}/{provider}")];
 pub const API_KEY_HEADER: &str = "x-api-key";
 /// The header that carries the signature of tools that can sign with our scheme.
 pub const WEBHOOK_SIGNATURE_HEADER: &str = "x-webhook-signature";
-
-/// Optimistic-concurrency attempts for metadata-only Issue updates.
-const WRITE_ATTEMPTS: usize = 8;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/webhooks/{id}/{provider}", post(receive_alert))
@@ -211,7 +210,7 @@ async fn receive_alert(
     let alerts = provider.parse(&tool_headers, &body).map_err(parse_error)?;
     let delivery = format!("whk:{:032x}", rand::random::<u128>());
     let outcomes = apply_alerts(&state, &workspace, provider, &alerts, &delivery, None).await?;
-    Ok(respond(provider, &outcomes, truncated_alerts(provider, &body)))
+    Ok(respond(provider, &outcomes, provider.truncated_alerts(&body)))
 }
 
 /// The presented key must be a live key of `workspace` with `ingest:write`. Yields the
@@ -283,17 +282,6 @@ async fn verify_signature(
     }
 }
 
-/// The credential field of a `sentry` / `pagerduty` connector that holds the tool's own
-/// webhook signing secret.
-pub const PROVIDER_SECRET_FIELD: &str = "webhook_secret";
-
-/// Tools whose signing secret is theirs, not the customer's choice: Sentry signs with its
-/// integration's Client Secret, PagerDuty with the webhook subscription's secret. Both can be
-/// stored as the `webhook_secret` credential of a connector of the same type in the workspace.
-fn signs_with_own_secret(provider: &dyn Provider) -> bool {
-    matches!(provider.name(), "sentry" | "pagerduty")
-}
-
 /// The secrets a provider's signature may be made with, any of which verifies it: the
 /// `webhook_secret` credential of each enabled connector of the provider's type (Sentry,
 /// PagerDuty), then the key's webhook secret (every tool whose secret the customer sets, and
@@ -305,20 +293,18 @@ async fn signing_secrets(
     webhook_secret: &str,
 ) -> Result<Vec<String>, ApiError> {
     let mut secrets = Vec::new();
-    if signs_with_own_secret(provider) {
+    if provider.signing_secret() == SigningSecret::ToolIssued {
         let connectors = state.store.connectors_of_type(workspace, provider.name()).await?;
         let sealed: Vec<_> = connectors
             .iter()
-            .filter(|connector| {
-                connector.enabled && connector.credential_fields.iter().any(|f| f == PROVIDER_SECRET_FIELD)
-            })
+            .filter(|connector| connector.enabled && connector.credential_fields.iter().any(|f| f == TOOL_SECRET_FIELD))
             .filter_map(|connector| Some((connector, connector.sealed_credentials.as_deref()?)))
             .collect();
         if !sealed.is_empty() {
             let secret_box = crate::secrets::secret_box(&state.settings)?;
             for (connector, sealed) in sealed {
                 let opened = crate::secrets::open_credentials(secret_box, workspace, &connector.id, sealed);
-                match opened.as_ref().and_then(|credentials| credentials.get(PROVIDER_SECRET_FIELD)?.as_str()) {
+                match opened.as_ref().and_then(|credentials| credentials.get(TOOL_SECRET_FIELD)?.as_str()) {
                     Some(secret) if !secret.is_empty() => secrets.push(secret.to_string()),
                     _ => {
                         tracing::warn!(connector_id = %connector.id, "connector credentials do not open to a webhook_secret")
@@ -331,15 +317,6 @@ async fn signing_secrets(
     Ok(secrets)
 }
 
-/// Alertmanager and Grafana cut groups at `max_alerts` and say how many they dropped.
-fn truncated_alerts(provider: &dyn Provider, body: &[u8]) -> Option<u64> {
-    if !matches!(provider.name(), "alertmanager" | "grafana") {
-        return None;
-    }
-    let value: Value = serde_json::from_slice(body).ok()?;
-    value.get("truncatedAlerts").and_then(Value::as_u64).filter(|n| *n > 0)
-}
-
 /// Applies each alert in order, then sends the queued clustering requests and events (also
 /// when a later alert failed, so that the ones written are not left unclustered).
 pub(crate) async fn apply_alerts(
@@ -350,7 +327,7 @@ pub(crate) async fn apply_alerts(
     delivery: &str,
     connector: Option<&ConnectorId>,
 ) -> Result<Vec<AlertOutcome>, ApiError> {
-    let now = causeloop_http::now_rfc3339();
+    let now = causeloop_storage::clock::now_rfc3339();
     let mut outbox = Outbox::default();
     let mut outcomes = Vec::with_capacity(alerts.len());
     let mut failure = None;
@@ -448,7 +425,7 @@ async fn note_alert_state(
     word: &str,
     now: &str,
 ) -> Result<bool, StoreError> {
-    for _ in 0..WRITE_ATTEMPTS {
+    update_with_retries(|| async move {
         let Some(stored) = store.issue(workspace, issue_id).await? else {
             return Ok(false);
         };
@@ -456,13 +433,10 @@ async fn note_alert_state(
         issue.metadata.insert("alert_state".into(), json!(word));
         issue.metadata.insert("alert_state_at".into(), json!(now));
         issue.updated_at = now.to_string();
-        match store.save_issue(&issue, Some(stored.version)).await {
-            Ok(_) => return Ok(true),
-            Err(StoreError::ConditionFailed) => continue,
-            Err(err) => return Err(err),
-        }
-    }
-    Err(StoreError::Throttled)
+        store.save_issue(&issue, Some(stored.version)).await?;
+        Ok(true)
+    })
+    .await
 }
 
 /// The response for a notification's outcomes (see the module documentation).

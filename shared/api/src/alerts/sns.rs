@@ -7,16 +7,39 @@
 //! certificate for a URL in [`Settings::trusted_sns_certs`], for offline testing; pins are read
 //! before the cache and never fetched.
 
+use crate::state::{AppState, Settings};
 use aws_sdk_sns::config::timeout::TimeoutConfig;
 use aws_sdk_sns::config::Region;
 use aws_sdk_sns::error::DisplayErrorContext;
-use causeloop_http::sns::{ConfirmError, ConfirmFuture, SubscriptionConfirmer};
-use causeloop_http::{AppState, Settings};
 use causeloop_providers::sns::validate_cert_url;
 use causeloop_providers::VerifyError;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+// The one Amazon SNS call the service makes, as a port: confirming an HTTPS subscription with
+// `ConfirmSubscription` (topic ARN + token) rather than fetching the `SubscribeURL`. Lambda and
+// `causeloop serve` use [`SdkSubscriptionConfirmer`]; tests install a recording one through
+// [`AppState::with_sns_confirmer`].
+
+/// Why a confirmation did not happen. Every variant answers 502 so that SNS retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmError(pub String);
+
+impl std::fmt::Display for ConfirmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub type ConfirmFuture<'a> = Pin<Box<dyn Future<Output = Result<String, ConfirmError>> + Send + 'a>>;
+
+pub trait SubscriptionConfirmer: Send + Sync {
+    /// Calls `ConfirmSubscription` in the topic's region; yields the subscription ARN.
+    fn confirm_subscription<'a>(&'a self, topic_arn: &'a str, token: &'a str) -> ConfirmFuture<'a>;
+}
 
 /// Real SNS certificates are about 2 KB; anything much larger is not one.
 const MAX_CERT_BYTES: usize = 64 * 1024;

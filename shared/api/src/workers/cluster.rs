@@ -24,16 +24,18 @@
 use super::WorkMessage;
 use crate::events::{emit, envelope};
 use crate::messages::ClusterRequest;
+use crate::state::AppState;
 use causeloop_domain::events::{EventEnvelope, EventType};
 use causeloop_domain::ids::PatternId;
 use causeloop_domain::issue::Issue;
 use causeloop_domain::pattern::{Gained, PatternRecord, MAX_TRACKED_OPEN};
 use causeloop_domain::time_fmt::parse_unix_millis;
 use causeloop_domain::{IssueId, IssueStatus, WorkspaceId};
-use causeloop_http::{now_rfc3339, AppState};
 use causeloop_patterns::Engine;
+use causeloop_storage::clock::now_rfc3339;
 use causeloop_storage::engine_state::StateVersion;
 use causeloop_storage::repo::Versioned;
+use causeloop_storage::update::{update_with_retries, UPDATE_ATTEMPTS};
 use causeloop_storage::{Store, StoreError};
 use serde_json::json;
 use std::collections::HashMap;
@@ -50,8 +52,6 @@ pub const PATTERNS_PER_WORKSPACE: usize = 2_000;
 pub const SAVE_AFTER_UNSAVED_HITS: u32 = 1_000;
 /// Engines kept in one container's cache.
 const CACHED_WORKSPACES: usize = 32;
-/// Attempts at a conditional write that lost a race before the message fails (and is retried).
-const WRITE_ATTEMPTS: usize = 16;
 
 struct CachedEngine {
     engine: Engine,
@@ -224,7 +224,9 @@ impl ClusterWorker {
         }
         let slot = self.slot(workspace).await;
         let mut cached = slot.lock().await;
-        for _ in 0..WRITE_ATTEMPTS {
+        // The loop holds the cache's guard across attempts, which the shared helper's closures
+        // cannot borrow; it follows the same policy.
+        for _ in 0..UPDATE_ATTEMPTS {
             let current = match cached.as_mut() {
                 Some(current) => current,
                 None => cached.insert(load_engine(store, workspace).await?),
@@ -296,7 +298,7 @@ impl ClusterWorker {
             }
             return Ok(outcome);
         }
-        Err(StoreError::Throttled)
+        Err(StoreError::Contended)
     }
 }
 
@@ -332,16 +334,14 @@ async fn apply_merge(
 ) -> Result<(), StoreError> {
     let victim_id = PatternId::for_engine_id(workspace, victim);
     let survivor_id = PatternId::for_engine_id(workspace, survivor);
-    for _ in 0..WRITE_ATTEMPTS {
-        let Some(victim_record) = store.pattern(workspace, &victim_id).await? else {
-            match store.alias_pattern(workspace, &victim_id, &survivor_id).await {
-                Err(StoreError::ConditionFailed) => continue,
-                done => return done,
-            }
+    let (victim_id, survivor_id) = (&victim_id, &survivor_id);
+    update_with_retries(|| async move {
+        let Some(victim_record) = store.pattern(workspace, victim_id).await? else {
+            return store.alias_pattern(workspace, victim_id, survivor_id).await;
         };
         // Members first: once the alias is visible, every Issue of the victim counts in the survivor.
-        store.copy_pattern_members(workspace, &victim_id, &survivor_id).await?;
-        let (mut record, read) = match store.pattern(workspace, &survivor_id).await? {
+        store.copy_pattern_members(workspace, victim_id, survivor_id).await?;
+        let (mut record, read) = match store.pattern(workspace, survivor_id).await? {
             Some(found) => (found.value, Some(found.version)),
             None => (PatternRecord::new(workspace, survivor, template, now), None),
         };
@@ -350,13 +350,9 @@ async fn apply_merge(
             record.template = template.to_string();
         }
         let realiased = &victim_record.value.aliases;
-        match store.merge_pattern(&record, read, &victim_id, Some(victim_record.version), realiased).await {
-            Ok(()) => return Ok(()),
-            Err(StoreError::ConditionFailed) => continue,
-            Err(err) => return Err(err),
-        }
-    }
-    Err(StoreError::Throttled)
+        store.merge_pattern(&record, read, victim_id, Some(victim_record.version), realiased).await
+    })
+    .await
 }
 
 /// Drops from `record.open_issue_ids` the members resolved since they were tracked, stopping at
@@ -422,7 +418,7 @@ async fn record_membership(
 ) -> Result<Option<PatternId>, StoreError> {
     let store = &state.store;
     let workspace = &issue.workspace_id;
-    for _ in 0..WRITE_ATTEMPTS {
+    update_with_retries(|| async move {
         let (mut record, read) = match store.resolve_pattern(workspace, pattern_id).await? {
             Some(found) => (found.value, Some(found.version)),
             None => match engine_id {
@@ -468,39 +464,38 @@ async fn record_membership(
             emit(state.queue.as_ref(), event.into_iter().collect()).await?;
             Some(&issue.id)
         };
-        match store.save_pattern(&record, read, new_member).await {
-            Ok(_) => return Ok(Some(record.id)),
-            Err(StoreError::ConditionFailed) => continue,
-            Err(err) => return Err(err),
-        }
-    }
-    Err(StoreError::Throttled)
+        store.save_pattern(&record, read, new_member).await?;
+        Ok(Some(record.id))
+    })
+    .await
 }
 
 /// Writes `pattern_id` on the Issue unless it already has one (optimistic, re-reading on a race
 /// with an ingest that updated the Issue meanwhile).
-async fn write_issue_pattern(
-    store: &Store,
-    mut issue: Versioned<Issue>,
-    pattern_id: &PatternId,
-) -> Result<(), StoreError> {
-    for _ in 0..WRITE_ATTEMPTS {
-        if issue.value.pattern_id.is_some() {
-            return Ok(());
-        }
-        issue.value.pattern_id = Some(pattern_id.to_string());
-        match store.save_issue(&issue.value, Some(issue.version)).await {
-            Ok(_) => return Ok(()),
-            Err(StoreError::ConditionFailed) => {
-                let Some(fresh) = store.issue(&issue.value.workspace_id, &issue.value.id).await? else {
-                    return Ok(());
-                };
-                issue = fresh;
+async fn write_issue_pattern(store: &Store, issue: Versioned<Issue>, pattern_id: &PatternId) -> Result<(), StoreError> {
+    let (workspace, issue_id) = (issue.value.workspace_id.clone(), issue.value.id.clone());
+    let (workspace, issue_id) = (&workspace, &issue_id);
+    let mut read = Some(issue);
+    update_with_retries(|| {
+        let known = read.take();
+        async move {
+            let issue = match known {
+                Some(issue) => issue,
+                None => match store.issue(workspace, issue_id).await? {
+                    Some(fresh) => fresh,
+                    None => return Ok(()),
+                },
+            };
+            if issue.value.pattern_id.is_some() {
+                return Ok(());
             }
-            Err(err) => return Err(err),
+            let mut updated = issue.value;
+            updated.pattern_id = Some(pattern_id.to_string());
+            store.save_issue(&updated, Some(issue.version)).await?;
+            Ok(())
         }
-    }
-    Err(StoreError::Throttled)
+    })
+    .await
 }
 
 async fn finish_one(

@@ -21,20 +21,19 @@ use super::WorkMessage;
 use crate::messages::{DeliveryQueueMessage, DeliveryTask};
 use crate::outbound::{OutboundClient, OutboundRequest};
 use crate::secrets::open_valid_secrets;
+use crate::state::AppState;
 use causeloop_domain::delivery::{sign_delivery, Delivery, Step, DISABLE_AFTER_FAILING_MILLIS};
 use causeloop_domain::events::{EventEnvelope, EventType};
 use causeloop_domain::time_fmt::{format_unix_millis, parse_unix_millis};
-use causeloop_http::AppState;
 use causeloop_storage::connectors::{Webhook, WebhookDirection};
 use causeloop_storage::repo::Versioned;
+use causeloop_storage::update::update_with_retries;
 use causeloop_storage::{QueueName, StoreError};
 use futures_util::stream::{self, StreamExt};
 use std::sync::Arc;
 
 /// Messages of one batch handled at once; each may hold a connection for up to 15 s.
 pub const CONCURRENT_MESSAGES: usize = 10;
-/// Attempts at a conditional write that lost a race before the message fails (and comes back).
-const WRITE_ATTEMPTS: usize = 5;
 
 /// Milliseconds since the Unix epoch; tests move it forward to cross the schedule's hours.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -60,7 +59,7 @@ pub struct DeliverWorker {
 
 impl DeliverWorker {
     pub fn new(state: AppState, client: OutboundClient) -> Self {
-        Self { state, client, clock: Arc::new(causeloop_http::now_millis) }
+        Self { state, client, clock: Arc::new(causeloop_storage::clock::now_millis) }
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
@@ -150,35 +149,33 @@ impl DeliverWorker {
 
     async fn attempt(&self, task: &DeliveryTask) -> Result<Disposition, StoreError> {
         let store = &self.state.store;
-        for _ in 0..WRITE_ATTEMPTS {
+        let claim = update_with_retries(|| async move {
             let Some(Versioned { value: mut delivery, version }) =
                 store.delivery(&task.workspace_id, &task.webhook_id, &task.delivery_id).await?
             else {
                 tracing::warn!(delivery_id = %task.delivery_id, "no record for a delivery task (expired?); dropping it");
-                return Ok(Disposition::Done);
+                return Ok(Err(Disposition::Done));
             };
             let attempt = match delivery.next_step((self.clock)()) {
-                Step::Finished => return Ok(Disposition::Done),
-                Step::Wait { seconds } => return Ok(Disposition::After(seconds)),
+                Step::Finished => return Ok(Err(Disposition::Done)),
+                Step::Wait { seconds } => return Ok(Err(Disposition::After(seconds))),
                 Step::Attempt { attempt } => attempt,
             };
-            let claimed = match store.save_delivery(&delivery, version).await {
-                Ok(claimed) => claimed,
-                Err(StoreError::ConditionFailed) => continue,
-                Err(err) => return Err(err),
-            };
-            return self.make_attempt(delivery, claimed, attempt).await;
+            let claimed = store.save_delivery(&delivery, version).await?;
+            Ok(Ok((delivery, claimed, attempt)))
+        })
+        .await;
+        match claim {
+            Ok(Ok((delivery, claimed, attempt))) => self.make_attempt(delivery, claimed, attempt).await,
+            Ok(Err(disposition)) => Ok(disposition),
+            // Other workers keep claiming it: one of them makes the attempt.
+            Err(StoreError::Contended) => Ok(Disposition::Failed),
+            Err(err) => Err(err),
         }
-        Ok(Disposition::Failed)
     }
 
     /// Posts attempt `attempt` of the claimed `delivery` (stored at `version`) and records it.
-    async fn make_attempt(
-        &self,
-        mut delivery: Delivery,
-        version: u64,
-        attempt: u32,
-    ) -> Result<Disposition, StoreError> {
+    async fn make_attempt(&self, delivery: Delivery, version: u64, attempt: u32) -> Result<Disposition, StoreError> {
         let store = &self.state.store;
         let webhook = store.webhook(&delivery.workspace_id, &delivery.webhook_id).await?;
         let webhook = match webhook {
@@ -213,28 +210,35 @@ impl DeliverWorker {
         let succeeded = result.succeeded();
         let jitter = rand::random::<f64>() * 2.0 - 1.0;
 
-        let mut version = version;
-        let mut delay = None;
-        for round in 0..WRITE_ATTEMPTS {
-            delay = delivery.record_attempt(attempt, started_ms, finished_ms, result.clone(), jitter);
-            match store.save_delivery(&delivery, version).await {
-                Ok(_) => break,
-                // Someone wrote the record after our claim (a redelivery request, or a duplicate
-                // whose claim outlived ours): record our attempt on top of what is there now.
-                Err(StoreError::ConditionFailed) if round + 1 < WRITE_ATTEMPTS => {
-                    let Some(current) =
-                        store.delivery(&delivery.workspace_id, &delivery.webhook_id, &delivery.id).await?
-                    else {
-                        return Ok(Disposition::Done);
-                    };
-                    (delivery, version) = (current.value, current.version);
-                }
-                Err(err) => return Err(err),
+        // The first attempt writes on top of the claim; when someone wrote the record after it
+        // (a redelivery request, or a duplicate whose claim outlived ours), the attempt is
+        // recorded on top of what is there now.
+        let (workspace, webhook_id, delivery_id) =
+            (delivery.workspace_id.clone(), delivery.webhook_id.clone(), delivery.id.clone());
+        let (ids, result) = (&(workspace, webhook_id, delivery_id), &result);
+        let mut read = Some((delivery, version));
+        let recorded = update_with_retries(|| {
+            let claimed = read.take();
+            async move {
+                let (mut delivery, version) = match claimed {
+                    Some(claimed) => claimed,
+                    None => match store.delivery(&ids.0, &ids.1, &ids.2).await? {
+                        Some(current) => (current.value, current.version),
+                        None => return Ok(None),
+                    },
+                };
+                let delay = delivery.record_attempt(attempt, started_ms, finished_ms, result.clone(), jitter);
+                store.save_delivery(&delivery, version).await?;
+                Ok(Some(delay))
             }
-        }
+        })
+        .await?;
+        let Some(delay) = recorded else {
+            return Ok(Disposition::Done);
+        };
         self.track_endpoint_health(&webhook, succeeded, finished_ms).await;
         tracing::info!(
-            delivery_id = %delivery.id, webhook_id = %webhook.id, attempt, succeeded,
+            delivery_id = %ids.2, webhook_id = %webhook.id, attempt, succeeded,
             next_in_seconds = delay, "delivery attempt"
         );
         Ok(delay.map_or(Disposition::Done, Disposition::After))
@@ -261,11 +265,11 @@ impl DeliverWorker {
         if !needs_write {
             return;
         }
-        for _ in 0..WRITE_ATTEMPTS {
-            let Ok(Some(Versioned { value: mut current, version })) =
-                store.webhook(&webhook.workspace_id, &webhook.id).await
+        let updated = update_with_retries(|| async move {
+            let Some(Versioned { value: mut current, version }) =
+                store.webhook(&webhook.workspace_id, &webhook.id).await?
             else {
-                return;
+                return Ok(());
             };
             let now = format_unix_millis(now_ms);
             if succeeded {
@@ -280,12 +284,11 @@ impl DeliverWorker {
                 }
             }
             current.updated_at = now;
-            match store.save_webhook(&current, version).await {
-                Err(StoreError::ConditionFailed) => continue,
-                Err(err) => tracing::warn!(webhook_id = %current.id, error = %err, "cannot update endpoint health"),
-                Ok(_) => {}
-            }
-            return;
+            store.save_webhook(&current, version).await.map(drop)
+        })
+        .await;
+        if let Err(err) = updated {
+            tracing::warn!(webhook_id = %webhook.id, error = %err, "cannot update endpoint health");
         }
     }
 }

@@ -3,7 +3,7 @@
 //! Alertmanager cannot sign its requests; it authenticates with the workspace API key sent
 //! through `http_config.authorization` (`Authorization: Bearer <key>`).
 
-use super::prometheus_style::parse_group;
+use super::prometheus_style::{parse_group, truncated_alerts};
 use crate::{AuthRequirement, CanonicalAlert, Headers, ParseError, Provider, Resend, VerifyError};
 
 pub struct Alertmanager;
@@ -27,5 +27,9 @@ impl Provider for Alertmanager {
 
     fn resend_semantics(&self) -> Resend {
         Resend::AcceptAsDuplicate
+    }
+
+    fn truncated_alerts(&self, raw_body: &[u8]) -> Option<u64> {
+        truncated_alerts(raw_body)
     }
 }

@@ -6,7 +6,7 @@
 //! header to `X-Grafana-Alerting-Timestamp`; Grafana's own default signature header,
 //! `X-Grafana-Alert-Signature`, is accepted as well.
 
-use super::prometheus_style::parse_group;
+use super::prometheus_style::{parse_group, truncated_alerts};
 use crate::hmac_sig::{require_secret, verify_hex_hmac_sha256};
 use crate::{AuthRequirement, CanonicalAlert, Headers, ParseError, Provider, Resend, VerifyError};
 
@@ -60,5 +60,9 @@ impl Provider for Grafana {
 
     fn resend_semantics(&self) -> Resend {
         Resend::AcceptAsDuplicate
+    }
+
+    fn truncated_alerts(&self, raw_body: &[u8]) -> Option<u64> {
+        truncated_alerts(raw_body)
     }
 }

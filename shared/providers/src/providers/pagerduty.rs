@@ -8,7 +8,9 @@
 use crate::hmac_sig::{decode_hex_mac, hmac_sha256, require_secret};
 use crate::json::{first_scalar, parse_body, required_scalar, scalar, scalar_at};
 use crate::time_fmt::normalize;
-use crate::{AlertState, AuthRequirement, CanonicalAlert, Headers, ParseError, Provider, Resend, VerifyError};
+use crate::{
+    AlertState, AuthRequirement, CanonicalAlert, Headers, ParseError, Provider, Resend, SigningSecret, VerifyError,
+};
 use subtle::ConstantTimeEq;
 
 pub struct PagerDuty;
@@ -82,5 +84,9 @@ impl Provider for PagerDuty {
 
     fn resend_semantics(&self) -> Resend {
         Resend::AcceptAsDuplicate
+    }
+
+    fn signing_secret(&self) -> SigningSecret {
+        SigningSecret::ToolIssued
     }
 }

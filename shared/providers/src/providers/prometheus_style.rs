@@ -19,6 +19,12 @@ fn state_of(status: Option<String>) -> AlertState {
     }
 }
 
+/// The group's `truncatedAlerts`, when positive.
+pub(crate) fn truncated_alerts(raw_body: &[u8]) -> Option<u64> {
+    let body: Value = serde_json::from_slice(raw_body).ok()?;
+    body.get("truncatedAlerts").and_then(Value::as_u64).filter(|n| *n > 0)
+}
+
 /// One canonical alert per entry of `alerts[]`. Alerts cut by `max_alerts`
 /// (`truncatedAlerts` > 0) are not in the body and cannot be recovered; they come back on the
 /// tool's next notification for the group.

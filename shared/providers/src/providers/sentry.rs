@@ -14,7 +14,9 @@
 use crate::hmac_sig::{require_secret, verify_hex_hmac_sha256, WEBHOOK_SIGNATURE_HEADER};
 use crate::json::{first_scalar, parse_body, required_scalar, scalar, scalar_at};
 use crate::time_fmt::normalize;
-use crate::{AlertState, AuthRequirement, CanonicalAlert, Headers, ParseError, Provider, Resend, VerifyError};
+use crate::{
+    AlertState, AuthRequirement, CanonicalAlert, Headers, ParseError, Provider, Resend, SigningSecret, VerifyError,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -204,5 +206,9 @@ impl Provider for Sentry {
 
     fn resend_semantics(&self) -> Resend {
         Resend::AcceptAsDuplicate
+    }
+
+    fn signing_secret(&self) -> SigningSecret {
+        SigningSecret::ToolIssued
     }
 }

@@ -1,7 +1,9 @@
-//! What every handler shares: the store, the queues and the settings. Built once per process
-//! (per Lambda container), never per request.
+//! What every handler and worker shares: the store, the queues and the settings. Built once per
+//! process (per Lambda container), never per request.
 
-use crate::sns::SubscriptionConfirmer;
+use crate::alerts::sns::SubscriptionConfirmer;
+use crate::config::Config;
+use axum::extract::FromRef;
 use causeloop_domain::sealed::SecretBox;
 use causeloop_storage::{Queue, Store, Table};
 use std::collections::BTreeMap;
@@ -20,16 +22,14 @@ pub struct Settings {
     pub secret_box: Option<SecretBox>,
 }
 
-/// The environment variable holding the master key: base64 of 32 random bytes.
-pub const SECRET_KEY_ENV: &str = "CAUSELOOP_SECRET_KEY";
-
-/// Reads the master key from [`SECRET_KEY_ENV`]: `None` when unset, an error when malformed (a
-/// function must not start with a key it would fail to use).
-pub fn secret_box_from_env() -> Result<Option<SecretBox>, String> {
-    match std::env::var(SECRET_KEY_ENV) {
-        Err(_) => Ok(None),
-        Ok(text) if text.trim().is_empty() => Ok(None),
-        Ok(text) => SecretBox::from_base64(&text).map(Some).map_err(|err| format!("{SECRET_KEY_ENV}: {err}")),
+impl Settings {
+    /// The settings a deployment's configuration gives.
+    pub fn from_config(config: &Config) -> Self {
+        Settings {
+            allow_private_targets: config.allow_private_targets,
+            secret_box: config.secret_key.clone(),
+            ..Settings::default()
+        }
     }
 }
 
@@ -39,7 +39,7 @@ pub struct AppState {
     pub queue: Arc<dyn Queue>,
     pub settings: Arc<Settings>,
     /// SNS `ConfirmSubscription`; `None` means the AWS SDK adapter configured from the
-    /// environment, built on first use (see `causeloop_api::alerts`).
+    /// environment, built on first use (see `crate::alerts::sns`).
     pub sns_confirmer: Option<Arc<dyn SubscriptionConfirmer>>,
 }
 
@@ -51,5 +51,12 @@ impl AppState {
     pub fn with_sns_confirmer(mut self, confirmer: Arc<dyn SubscriptionConfirmer>) -> Self {
         self.sns_confirmer = Some(confirmer);
         self
+    }
+}
+
+/// Lets `causeloop_http::Principal` authenticate against this state's store.
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Store {
+        state.store.clone()
     }
 }

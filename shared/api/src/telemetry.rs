@@ -5,12 +5,13 @@
 //! `EnvFilter`: the span and field-value directives of the latter need a regex engine, which was
 //! a measurable part of each Lambda binary for a feature no deployment uses.
 
+use crate::config::Config;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-pub fn init() {
-    let filter = filter_from(std::env::var("RUST_LOG").ok(), std::env::var("AWS_LAMBDA_LOG_LEVEL").ok());
+pub fn init(config: &Config) {
+    let filter = filter_from(config.rust_log.clone(), config.lambda_log_level.clone());
     let logs = tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)

@@ -1,5 +1,6 @@
 //! Building the AWS-backed state once per Lambda container.
 
+use crate::config::Config;
 use crate::state::{AppState, Settings};
 use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
@@ -14,34 +15,35 @@ use std::sync::Arc;
 /// The five Amazon Trust Services roots (see the file's header).
 const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services-roots.pem");
 
-/// Reads `TABLE_NAME`, the queue URLs, `ALLOW_PRIVATE_TARGETS` and `CAUSELOOP_SECRET_KEY`; the SDK reads region,
-/// credentials and (for tests) `AWS_ENDPOINT_URL` from the usual environment (region only from
-/// `AWS_REGION`, and credentials only from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/
-/// `AWS_SESSION_TOKEN`, when those are set, as in Lambda; the SDK's default chains otherwise).
+/// The AWS-backed state of a Lambda function, from the environment's [`Config`].
 pub async fn state_from_env() -> Result<AppState, String> {
-    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_string())?;
+    state_from_config(&Config::from_env()?).await
+}
+
+/// The DynamoDB table and SQS queues the configuration names, with the settings it gives. The
+/// SDK's clients take the region and credentials Lambda hands each function in the environment
+/// when they are there; the default chains would first build their profile, IMDS, web-identity
+/// (an STS client) and ECS providers.
+pub async fn state_from_config(config: &Config) -> Result<AppState, String> {
+    let table = config.table_name.clone().ok_or_else(|| "TABLE_NAME is not set".to_string())?;
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if std::env::var_os("SSL_CERT_FILE").is_none() && std::env::var_os("SSL_CERT_DIR").is_none() {
+    if !config.custom_trust_store {
         loader = loader.http_client(aws_service_client());
     }
-    // Lambda hands each function its region and its role's credentials in the environment. The
-    // default chains would first build their profile, IMDS, web-identity (an STS client) and ECS
-    // providers.
-    if let Ok(region) = std::env::var("AWS_REGION") {
-        loader = loader.region(aws_config::Region::new(region));
+    if let Some(region) = &config.aws_region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
     }
-    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+    if config.aws_credentials_in_env {
         loader = loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
     }
-    let config = loader.load().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let settings = Settings {
-        allow_private_targets: std::env::var("ALLOW_PRIVATE_TARGETS").is_ok_and(|v| v == "true"),
-        secret_box: crate::state::secret_box_from_env()?,
-        ..Settings::default()
-    };
-    Ok(AppState::new(Arc::new(DynamoTable::new(dynamo, table)), Arc::new(SqsQueues::from_env(sqs)), settings))
+    let sdk = loader.load().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    Ok(AppState::new(
+        Arc::new(DynamoTable::new(dynamo, table)),
+        Arc::new(SqsQueues::new(sqs, config.queues.clone())),
+        Settings::from_config(config),
+    ))
 }
 
 /// The SDK's HTTPS client (hyper, rustls with aws-lc, as by default) trusting the Amazon Trust
@@ -49,7 +51,7 @@ pub async fn state_from_env() -> Result<AppState, String> {
 /// certificate of the system store when the SDK clients are built, which was most of these
 /// functions' init time (BENCHMARKS.md, "Cold start"); these clients only ever talk to AWS
 /// endpoints, which chain to these roots. With `SSL_CERT_FILE` or `SSL_CERT_DIR` set (a proxy or
-/// endpoint with its own CA), [`state_from_env`] keeps the SDK's default client and its store.
+/// endpoint with its own CA), [`state_from_config`] keeps the SDK's default client and its store.
 pub fn aws_service_client() -> SharedHttpClient {
     ConnectorBuiltOnce(bundled_roots_client()).into_shared()
 }

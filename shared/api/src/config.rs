@@ -1,0 +1,114 @@
+//! The deployment's configuration: every environment variable the service reads, read here once
+//! per process into one typed value. (The AWS SDK reads its own standard variables, such as
+//! `AWS_ENDPOINT_URL`, itself.)
+
+use causeloop_domain::sealed::SecretBox;
+use causeloop_storage::{QueueName, QueueUrls};
+use std::collections::HashMap;
+
+/// The environment variable holding the master key: base64 of 32 random bytes.
+pub const SECRET_KEY_ENV: &str = "CAUSELOOP_SECRET_KEY";
+
+#[derive(Clone, Default)]
+pub struct Config {
+    /// `TABLE_NAME`: the DynamoDB table (required on AWS).
+    pub table_name: Option<String>,
+    /// `<QUEUE>_QUEUE_URL` and `<QUEUE>_DLQ_URL` for each of [`QueueName::ALL`].
+    pub queues: HashMap<QueueName, QueueUrls>,
+    /// `ALLOW_PRIVATE_TARGETS=true`: outbound webhooks may target http and private addresses.
+    pub allow_private_targets: bool,
+    /// [`SECRET_KEY_ENV`]: the master key that seals secrets at rest.
+    pub secret_key: Option<SecretBox>,
+    /// `AWS_REGION`, which Lambda always sets; without it the SDK's region chain runs.
+    pub aws_region: Option<String>,
+    /// Whether `AWS_ACCESS_KEY_ID` is set (Lambda's role credentials arrive that way), so the
+    /// SDK can skip its default credential chain.
+    pub aws_credentials_in_env: bool,
+    /// Whether `SSL_CERT_FILE` or `SSL_CERT_DIR` names a trust store of the deployment's own (a
+    /// proxy with its own CA); without one the AWS clients trust the bundled Amazon roots.
+    pub custom_trust_store: bool,
+    /// `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL` (see [`crate::telemetry`]).
+    pub rust_log: Option<String>,
+    pub lambda_log_level: Option<String>,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables through `var`; a malformed value is an error, so a function never
+    /// starts with configuration it would fail to use.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let set = |name: &str| var(name).filter(|value| !value.trim().is_empty());
+        let mut queues = HashMap::new();
+        for queue in QueueName::ALL {
+            let name = queue.as_str().to_ascii_uppercase();
+            if let Some(main) = set(&format!("{name}_QUEUE_URL")) {
+                queues.insert(queue, QueueUrls { main, dead_letter: set(&format!("{name}_DLQ_URL")) });
+            }
+        }
+        let secret_key = match set(SECRET_KEY_ENV) {
+            None => None,
+            Some(text) => Some(SecretBox::from_base64(&text).map_err(|err| format!("{SECRET_KEY_ENV}: {err}"))?),
+        };
+        Ok(Config {
+            table_name: set("TABLE_NAME"),
+            queues,
+            allow_private_targets: var("ALLOW_PRIVATE_TARGETS").is_some_and(|value| value == "true"),
+            secret_key,
+            aws_region: set("AWS_REGION"),
+            aws_credentials_in_env: set("AWS_ACCESS_KEY_ID").is_some(),
+            custom_trust_store: var("SSL_CERT_FILE").is_some() || var("SSL_CERT_DIR").is_some(),
+            rust_log: set("RUST_LOG"),
+            lambda_log_level: set("AWS_LAMBDA_LOG_LEVEL"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, String> {
+        Config::from_vars(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string()))
+    }
+
+    #[test]
+    fn reads_every_variable_into_its_field() {
+        let config = config(&[
+            ("TABLE_NAME", "causeloop"),
+            ("CLUSTER_QUEUE_URL", "https://sqs/cluster.fifo"),
+            ("CLUSTER_DLQ_URL", "https://sqs/cluster-dlq.fifo"),
+            ("DELIVERY_QUEUE_URL", "https://sqs/delivery"),
+            ("ALLOW_PRIVATE_TARGETS", "true"),
+            (SECRET_KEY_ENV, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("RUST_LOG", "debug"),
+        ])
+        .unwrap();
+        assert_eq!(config.table_name.as_deref(), Some("causeloop"));
+        assert_eq!(
+            config.queues[&QueueName::Cluster],
+            QueueUrls {
+                main: "https://sqs/cluster.fifo".into(),
+                dead_letter: Some("https://sqs/cluster-dlq.fifo".into())
+            }
+        );
+        assert_eq!(config.queues[&QueueName::Delivery].dead_letter, None);
+        assert!(config.allow_private_targets && config.secret_key.is_some() && config.aws_credentials_in_env);
+        assert_eq!(config.aws_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(config.rust_log.as_deref(), Some("debug"));
+        assert!(!config.custom_trust_store);
+    }
+
+    #[test]
+    fn unset_and_empty_mean_absent_and_a_bad_key_is_an_error() {
+        let empty = config(&[("TABLE_NAME", ""), (SECRET_KEY_ENV, " "), ("ALLOW_PRIVATE_TARGETS", "yes")]).unwrap();
+        assert!(empty.table_name.is_none() && empty.secret_key.is_none() && !empty.allow_private_targets);
+        let err = config(&[(SECRET_KEY_ENV, "not base64")]).err().expect("a malformed key is refused");
+        assert!(err.starts_with(SECRET_KEY_ENV), "{err}");
+    }
+}
