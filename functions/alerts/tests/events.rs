@@ -1,6 +1,6 @@
 //! The API Gateway (HTTP API v2) samples of events/alerts replayed through the alerts function's
 //! real router, on a real in-memory store with a real key:
-//! - `apigw-custom.json`: the CauseFlow `custom` alert, signed with the key's webhook secret, is
+//! - `apigw-custom.json`: a `custom` alert, signed with the key's webhook secret, is
 //!   accepted (202), then refused as a duplicate while its Issue is open (409); unsigned, 401;
 //! - `apigw-cloudwatch-alarm.json`: a CloudWatch alarm as an SNS HTTPS subscription delivers it.
 //!   The sample's placeholder signature is refused (401). Signed with the test key of
@@ -94,7 +94,8 @@ async fn the_cloudwatch_sample_needs_a_valid_sns_signature_and_an_allowed_topic(
     let (status, refused) = replay_text(alerts::routes(), state.clone(), &signed).await;
     assert_eq!((status, refused["error"].as_str()), (403, Some("topic_not_allowed")), "{refused}");
 
-    // The README's step: a cloudwatch connector listing the topic, through the connectors sample.
+    // The documented step (docs/monitoring-tools.md): a cloudwatch connector listing the topic,
+    // through the connectors sample.
     let connector = json!({"type": "cloudwatch", "display_name": "Alarms", "config": {"topic_arns": [topic]}});
     let (status, created) =
         replay_edited(causeloop_api::connectors::routes(), state.clone(), "connectors/post-connector.json", |text| {

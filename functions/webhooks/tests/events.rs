@@ -1,6 +1,6 @@
 //! The samples in events/webhooks (and the inbound delivery in events/alerts) answer as
-//! documented when replayed through the real handlers: seed steps 1, 3a and 4a, then the
-//! Deploy Monitor event signed with the secret step 3a returned.
+//! documented when replayed through the real handlers: steps 1, 3a and 4a of the walkthrough in
+//! docs/custom-integration.md, then the Deploy Monitor event signed with the secret step 3a returned.
 
 use causeloop_domain::sealed::SecretBox;
 use causeloop_domain::signature::sign_hex;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 const CONNECTOR_PLACEHOLDER: &str = "con_REPLACE_WITH_A_CONNECTOR_ID";
 
 #[tokio::test]
-async fn sample_events_walk_through_the_seed() {
+async fn sample_events_follow_the_walkthrough() {
     let (mut state, key) = fresh_state().await;
     let mut settings = (*state.settings).clone();
     settings.secret_box = Some(SecretBox::new([7; 32]));
