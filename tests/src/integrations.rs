@@ -1,4 +1,5 @@
-//! Helpers for the connector, webhook and inbound-receiver tests: the seed's setup steps and
+//! Helpers for the connector, webhook and inbound-receiver tests: the walkthrough's setup steps
+//! (docs/custom-integration.md) and
 //! raw requests whose exact bytes and headers the test controls.
 
 use crate::TestApp;
@@ -45,7 +46,7 @@ impl TestApp {
         RawAnswer { status: response.status().as_u16(), body: response.bytes().await.expect("body").to_vec() }
     }
 
-    /// Seed step 1: a `custom_api` connector; returns its JSON.
+    /// Walkthrough step 1: a `custom_api` connector; returns its JSON.
     pub async fn create_custom_connector(&self, key: &str, name: &str) -> Value {
         let (status, body) = self
             .post("/v1/connectors", key, &json!({"type": "custom_api", "display_name": name, "credentials": {}}))
@@ -54,7 +55,7 @@ impl TestApp {
         body
     }
 
-    /// Seed step 3a: the inbound registration for `connector_id`; returns the answer with its secret.
+    /// Walkthrough step 3a: the inbound registration for `connector_id`; returns the answer with its secret.
     pub async fn enable_inbound(&self, key: &str, connector_id: &str) -> Value {
         let registration = json!({
             "url": format!("https://api.causeloop.ai/v1/webhooks/inbound/{connector_id}"),
@@ -79,7 +80,7 @@ impl TestApp {
     }
 }
 
-/// Lowercase hex HMAC-SHA256 of `body` keyed by the whole secret string, as the seed signs
+/// Lowercase hex HMAC-SHA256 of `body` keyed by the whole secret string, as the walkthrough signs
 /// (the inbound tests also sign with Node's and Python's own HMAC implementations).
 pub fn sign(secret: &str, body: &[u8]) -> String {
     causeloop_domain::signature::sign_hex(secret.as_bytes(), body)

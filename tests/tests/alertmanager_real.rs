@@ -1,7 +1,7 @@
 //! A real Prometheus Alertmanager (Debian's `prometheus-alertmanager`, installed by
 //! `scripts/test-deps.sh`) notifying the real server: its `webhook_config` posts to
 //! `/v1/webhooks/{workspace}/alertmanager` with the API key as `http_config.authorization`
-//! (Bearer), exactly as the README tells users to configure it. Alerts are pushed into
+//! (Bearer), exactly as docs/monitoring-tools.md tells users to configure it. Alerts are pushed into
 //! Alertmanager's API v2; the test waits (bounded liveness loops, no timing assertions) until
 //! the Issues appear, then resolves the alerts and waits until the Issues are resolved.
 //!

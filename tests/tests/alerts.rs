@@ -74,7 +74,7 @@ async fn post_raw(app: &TestApp, path: &str, body: &str, headers: &[(&str, Strin
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// `custom` as the CauseFlow doc shows it: `X-API-Key` plus the body's HMAC.
+/// `custom` as docs/monitoring-tools.md shows it: `X-API-Key` plus the body's HMAC.
 async fn post_custom(app: &TestApp, key: &CreatedKey, body: &str) -> (u16, Value) {
     let headers = [
         ("content-type", "application/json".to_string()),
@@ -458,7 +458,7 @@ async fn datadog_accepts_the_key_alone_and_counts_resends(app: TestApp) {
     forged.push(("x-webhook-signature", "00".repeat(32)));
     let (status, _) = post_raw(&app, &url, DATADOG, &forged).await;
     assert_eq!(status, 401);
-    // Blank, as the CauseFlow doc tells Datadog users to leave it, is absent.
+    // Blank, as a Datadog header field left empty sends it, is absent.
     let mut blank = headers.clone();
     blank.push(("x-webhook-signature", " ".to_string()));
     assert_eq!(post_raw(&app, &url, DATADOG, &blank).await.0, 202);

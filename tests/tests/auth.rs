@@ -1,5 +1,5 @@
-//! DESIGN.md §4 over real HTTP: 401 for missing/unknown/revoked keys, 403 naming the scope,
-//! 404 for another workspace's ids, JSON errors everywhere.
+//! The authentication rules of docs/api-contract.md over real HTTP: 401 for missing/unknown/revoked
+//! keys, 403 naming the scope, 404 for another workspace's ids, JSON errors everywhere.
 
 use causeloop_tests::{both_backends, TestApp};
 use serde_json::json;

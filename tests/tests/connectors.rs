@@ -1,4 +1,4 @@
-//! The connectors API over real HTTP, on both backends: the catalog, seed step 1, credentials
+//! The connectors API over real HTTP, on both backends: the catalog, walkthrough step 1, credentials
 //! validated against the catalog, sealed and never returned, unavailable types, cloudwatch's topic
 //! allow-list, test, sync, health, scopes, and 404 for another workspace on every route.
 
@@ -50,7 +50,7 @@ async fn the_catalog_is_complete_and_honest(app: TestApp) {
 }
 both_backends!(the_connector_catalog_lists_every_type_honestly, the_catalog_is_complete_and_honest);
 
-async fn seed_step_one_creates_a_connected_custom_api(app: TestApp) {
+async fn walkthrough_step_one_creates_a_connected_custom_api(app: TestApp) {
     let key = &app.owner.key;
     let created = app.create_custom_connector(key, "Deploy Monitor").await;
     let id = created["id"].as_str().unwrap();
@@ -98,7 +98,10 @@ async fn seed_step_one_creates_a_connected_custom_api(app: TestApp) {
     let (_, webhooks) = app.get("/v1/webhooks", key).await;
     assert_eq!(webhooks["data"], json!([]));
 }
-both_backends!(seed_step_one_custom_api_connector_is_connected, seed_step_one_creates_a_connected_custom_api);
+both_backends!(
+    walkthrough_step_one_custom_api_connector_is_connected,
+    walkthrough_step_one_creates_a_connected_custom_api
+);
 
 async fn credentials_are_validated_and_write_only(app: TestApp) {
     let key = &app.owner.key;

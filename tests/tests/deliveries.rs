@@ -40,7 +40,7 @@ async fn register(app: &TestApp, url: &str, event_types: &[&str], extra: Value) 
     }
 }
 
-/// x-causeloop-signature as the seed's receivers compute it, written independently of ours.
+/// x-causeloop-signature as the receivers in docs/webhooks.md compute it, written independently of ours.
 fn causeloop_signature(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
@@ -57,7 +57,7 @@ fn standard_signature_verifies(secret: &str, request: &ReceivedRequest) -> bool 
     request.header("webhook-signature").split(' ').any(|presented| presented == expected)
 }
 
-/// Verifies with the Standard Webhooks reference library and the seed's `hmac.compare_digest`
+/// Verifies with the Standard Webhooks reference library and docs/webhooks.md's `hmac.compare_digest`
 /// check, in Python. Skipped (returns `None`) outside scripts/test.sh.
 fn python_verifies(secret: &str, request: &ReceivedRequest) -> Option<bool> {
     let venv = std::env::var("CAUSELOOP_VENV").ok()?;

@@ -1,4 +1,4 @@
-//! The inbound receiver over real HTTP, on both backends: the seed's Node signing snippet run by
+//! The inbound receiver over real HTTP, on both backends: the walkthrough's Node signing snippet run by
 //! Node itself, Python's hmac, bytes that differ from the signed ones, every 401 case with one
 //! identical body, bad input judged only after the signature, rotation with a grace period, the
 //! Deploy Monitor event mapping, deduplication, and the sync history.
@@ -7,8 +7,8 @@ use causeloop_tests::integrations::sign;
 use causeloop_tests::{both_backends, TestApp};
 use serde_json::{json, Value};
 
-/// The seed's event, serialized as Node's `JSON.stringify` does (no spaces, insertion order).
-const SEED_EVENT: &str =
+/// The walkthrough's event, serialized as Node's `JSON.stringify` does (no spaces, insertion order).
+const WALKTHROUGH_EVENT: &str =
     r#"{"event_type":"deploy.failed","deploy_id":"DEPLOY-9999","service":"payment-service","severity":"p1"}"#;
 
 /// A connector with inbound delivery enabled: (connector id, signing secret).
@@ -31,12 +31,13 @@ async fn run(program: &str, args: Vec<String>, env: Vec<(&'static str, String)>)
     .unwrap()
 }
 
-/// The seed's snippet, verbatim but for the URL and the final call (which reports the status).
+/// The walkthrough's snippet (docs/custom-integration.md, step 3b), verbatim but for the URL and
+/// the final call (which reports the status).
 const NODE_SNIPPET: &str = r#"
 const crypto = require('crypto');
 const CAUSELOOP_SECRET = process.env.CAUSELOOP_INBOUND_SECRET;
 const CAUSELOOP_URL = process.env.CAUSELOOP_URL;
-async function sendToCAuseloop(event) {
+async function sendToCauseloop(event) {
   const body = JSON.stringify(event);
   const signature = crypto
     .createHmac('sha256', CAUSELOOP_SECRET)
@@ -53,7 +54,7 @@ async function sendToCAuseloop(event) {
   if (!resp.ok) throw new Error(`Causeloop rejected: ${resp.status}`);
   return resp.json();
 }
-sendToCAuseloop({
+sendToCauseloop({
   event_type: 'deploy.failed',
   deploy_id: 'DEPLOY-9999',
   service: 'payment-service',
@@ -61,7 +62,7 @@ sendToCAuseloop({
 }).then((answer) => console.log(JSON.stringify(answer)), (err) => { console.error(err.message); process.exit(1); });
 "#;
 
-async fn the_seeds_node_snippet_is_accepted(app: TestApp) {
+async fn the_walkthrough_node_snippet_is_accepted(app: TestApp) {
     let (connector_id, secret) = inbound_connector(&app).await;
     let url = app.url(&format!("/v1/webhooks/inbound/{connector_id}"));
     let stdout = run(
@@ -83,8 +84,9 @@ async fn the_seeds_node_snippet_is_accepted(app: TestApp) {
     assert_eq!(issue["connector_id"], connector_id.as_str());
 
     // The same event again (signed by our own HMAC over Node's exact bytes) is the same Issue.
-    let again =
-        app.post_inbound(&connector_id, SEED_EVENT.as_bytes(), Some(&sign(&secret, SEED_EVENT.as_bytes()))).await;
+    let again = app
+        .post_inbound(&connector_id, WALKTHROUGH_EVENT.as_bytes(), Some(&sign(&secret, WALKTHROUGH_EVENT.as_bytes())))
+        .await;
     assert_eq!(again.status, 202);
     assert_eq!(again.json()["issue_id"], issue_id.as_str());
     assert_eq!(again.json()["status"], "updated");
@@ -105,7 +107,7 @@ async fn the_seeds_node_snippet_is_accepted(app: TestApp) {
         assert!(record["at"].is_string());
     }
 }
-both_backends!(the_seeds_node_snippet_signs_what_the_receiver_verifies, the_seeds_node_snippet_is_accepted);
+both_backends!(the_walkthrough_node_snippet_signs_what_the_receiver_verifies, the_walkthrough_node_snippet_is_accepted);
 
 const PYTHON_SENDER: &str = r#"
 import hashlib, hmac, os, sys, urllib.request
@@ -135,11 +137,11 @@ both_backends!(pythons_hmac_signs_what_the_receiver_verifies, pythons_hmac_is_ac
 
 async fn every_failure_is_one_identical_401(app: TestApp) {
     let (connector_id, secret) = inbound_connector(&app).await;
-    let body = SEED_EVENT.as_bytes();
+    let body = WALKTHROUGH_EVENT.as_bytes();
     let good = sign(&secret, body);
 
     // A body re-serialized with spaces is the same JSON but not the signed bytes.
-    let respaced = serde_json::to_string_pretty(&serde_json::from_str::<Value>(SEED_EVENT).unwrap()).unwrap();
+    let respaced = serde_json::to_string_pretty(&serde_json::from_str::<Value>(WALKTHROUGH_EVENT).unwrap()).unwrap();
     let reference = app.post_inbound(&connector_id, respaced.as_bytes(), Some(&good)).await;
     assert_eq!(reference.status, 401);
     assert_eq!(reference.json()["error"], "invalid_signature");
@@ -225,8 +227,8 @@ async fn bad_input_is_judged_after_the_signature(app: TestApp) {
         .http
         .post(app.url(&format!("/v1/webhooks/inbound/{connector_id}")))
         .header("content-type", "text/plain")
-        .header("x-causeloop-signature", sign(&secret, SEED_EVENT.as_bytes()))
-        .body(SEED_EVENT)
+        .header("x-causeloop-signature", sign(&secret, WALKTHROUGH_EVENT.as_bytes()))
+        .body(WALKTHROUGH_EVENT)
         .send()
         .await
         .unwrap();
@@ -255,9 +257,9 @@ async fn rotation_keeps_the_old_secret_for_the_grace_period(app: TestApp) {
     let (connector_id, first) = inbound_connector(&app).await;
     let (_, connector) = app.get(&format!("/v1/connectors/{connector_id}"), &app.owner.key).await;
     let rotate_path = format!("/v1/webhooks/{}/rotate", connector["inbound_webhook_id"].as_str().unwrap());
-    let body = SEED_EVENT.as_bytes();
+    let body = WALKTHROUGH_EVENT.as_bytes();
 
-    // The seed rotates with connectors:admin; a read-only key cannot.
+    // Rotation accepts connectors:admin (docs/api-contract.md, "Scopes"); a read-only key cannot.
     let reader = app.key(&app.owner_slug, "webhooks:read,connectors:read").await;
     let (status, refused) = app.post(&rotate_path, &reader.key, &json!({})).await;
     assert_eq!((status, refused["error"].as_str()), (403, Some("insufficient_scope")));

@@ -1,4 +1,4 @@
-//! The webhook registry over real HTTP, on both backends: the seed's inbound registration
+//! The webhook registry over real HTTP, on both backends: the walkthrough's inbound registration
 //! (step 3a) and outbound registration (step 4a), secrets shown once, the outbound URL guard,
 //! updates, deletion, scopes, and 404 for another workspace on every route.
 
@@ -18,7 +18,7 @@ fn assert_no_secret(value: &Value, secrets: &[&str]) {
     }
 }
 
-async fn inbound_registration_follows_the_seed(app: TestApp) {
+async fn inbound_registration_follows_the_walkthrough(app: TestApp) {
     let key = &app.owner.key;
     let connector = app.create_custom_connector(key, "Deploy Monitor").await;
     let connector_id = connector["id"].as_str().unwrap();
@@ -85,9 +85,12 @@ async fn inbound_registration_follows_the_seed(app: TestApp) {
     assert!(connector["inbound_webhook_id"].is_null(), "{connector}");
     app.enable_inbound(key, connector_id).await;
 }
-both_backends!(the_seeds_inbound_registration_returns_its_secret_once, inbound_registration_follows_the_seed);
+both_backends!(
+    the_walkthrough_inbound_registration_returns_its_secret_once,
+    inbound_registration_follows_the_walkthrough
+);
 
-async fn outbound_registration_follows_the_seed(app: TestApp) {
+async fn outbound_registration_follows_the_walkthrough(app: TestApp) {
     let key = &app.owner.key;
     let connector = app.create_custom_connector(key, "Deploy Monitor").await;
     let connector_id = connector["id"].as_str().unwrap();
@@ -137,7 +140,7 @@ async fn outbound_registration_follows_the_seed(app: TestApp) {
     assert_eq!(app.delete(&path, key).await.0, 204);
     assert_eq!(app.delete(&path, key).await.0, 404);
 }
-both_backends!(the_seeds_outbound_registration_is_validated, outbound_registration_follows_the_seed);
+both_backends!(the_walkthrough_outbound_registration_is_validated, outbound_registration_follows_the_walkthrough);
 
 async fn outbound_targets_must_be_public_https(app: TestApp) {
     // The harness runs like `causeloop serve --allow-private-targets`; this server does not.

@@ -1,5 +1,5 @@
 //! The `connectors` family: the connector catalog, connector CRUD, test, sync, sync history and
-//! integrations health (DESIGN.md §5, seed step 1 and 5).
+//! integrations health (`docs/connectors.md`; steps 1 and 5 of `docs/custom-integration.md`).
 //!
 //! * Creation validates `credentials` and `config` against the catalog entry of `type` — every
 //!   required field, no unknown one — and only then refuses types that are not available yet

@@ -1,6 +1,6 @@
 //! The inbound receiver, `POST /v1/webhooks/inbound/{connector_id}` (part of the `alerts`
-//! Lambda, DESIGN.md §5): a source pushes its own events, authenticated only by
-//! `x-causeloop-signature` = hex HMAC-SHA256(signing secret, raw body).
+//! Lambda; `docs/webhooks.md`, "The inbound receiver"): a source pushes its own events,
+//! authenticated only by `x-causeloop-signature` = hex HMAC-SHA256(signing secret, raw body).
 //!
 //! Order of work, failing closed:
 //! 1. the raw body is buffered as received (up to [`MAX_VERIFIABLE_BYTES`]) — nothing parses it

@@ -1,4 +1,4 @@
-//! Patterns, served by the `issues` family (DESIGN.md §5): `GET /v1/patterns`,
+//! Patterns, served by the `issues` family (`docs/api-contract.md`): `GET /v1/patterns`,
 //! `GET /v1/patterns/{id}`, `GET /v1/patterns/{id}/issues` (scope `issues:read`).
 //!
 //! An id that was merged into another pattern answers as the surviving pattern, so an id a

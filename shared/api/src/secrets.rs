@@ -12,12 +12,12 @@ use causeloop_http::ApiError;
 use causeloop_storage::connectors::{StoredSecret, Webhook};
 use serde_json::{Map, Value};
 
-/// Random bytes in every signing secret (the seed asks for at least 32).
+/// Random bytes in every signing secret (`docs/api-contract.md`, "Secrets").
 pub const SIGNING_SECRET_BYTES: usize = 32;
 
 /// A new `whsec_` secret: the prefix and standard base64 of 32 random bytes, the form Standard
 /// Webhooks libraries take (they HMAC with the decoded bytes). `x-causeloop-signature` uses the
-/// whole string, prefix included, as the HMAC key, as the seed's receivers do.
+/// whole string, prefix included, as the HMAC key, as the receivers in `docs/webhooks.md` do.
 pub fn new_signing_secret() -> String {
     let random: [u8; SIGNING_SECRET_BYTES] = rand::random();
     format!("{WEBHOOK_SECRET_PREFIX}{}", STANDARD.encode(random))

@@ -1,4 +1,5 @@
-//! The `webhooks` family: the webhook registry (DESIGN.md §5, seed step 3a and 4a).
+//! The `webhooks` family: the webhook registry (`docs/webhooks.md`; steps 3a and 4a of
+//! `docs/custom-integration.md`).
 //!
 //! `POST /v1/webhooks` registers one of two things:
 //! * an **outbound endpoint** — `url` (https, public), `event_types`, optional `connector_id`
@@ -13,7 +14,8 @@
 //! source can switch without losing events; a grace of 0 revokes them at once.
 //!
 //! Scopes: `webhooks:read` for reads, `webhooks:admin` for writes, and `connectors:admin` or
-//! `webhooks:admin` for rotation (the seed rotates with `connectors:admin`).
+//! `webhooks:admin` for rotation (rotating an inbound connector's secret is connector
+//! administration too; `docs/api-contract.md`, "Scopes").
 
 use crate::fields::{optional_bool, optional_string, optional_string_list, reject_unknown, required_string};
 use crate::secrets::{new_signing_secret, seal_signing_secret, secret_box};

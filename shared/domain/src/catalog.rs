@@ -331,7 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn the_catalog_names_every_seed_tool_and_is_honest_about_availability() {
+    fn the_catalog_names_every_documented_tool_and_is_honest_about_availability() {
         for id in ["custom_api", "cloudwatch", "jira", "pagerduty", "github", "servicenow", "datadog", "sentry"] {
             let entry = connector_type(id).unwrap_or_else(|| panic!("{id} missing"));
             assert_eq!(entry.available, entry.unavailable_reason.is_none(), "{id}");

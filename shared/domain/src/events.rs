@@ -1,4 +1,4 @@
-//! Outbound event envelopes (DESIGN.md §5).
+//! Outbound event envelopes (`docs/api-contract.md`, "Events").
 
 use crate::ids::{EventId, WorkspaceId};
 use serde::{Deserialize, Serialize};

@@ -266,7 +266,7 @@ mod tests {
     }
 
     #[test]
-    fn the_seed_deploy_monitor_event_gets_a_meaningful_title_and_stable_id() {
+    fn the_walkthrough_deploy_monitor_event_gets_a_meaningful_title_and_stable_id() {
         let event = json!({"event_type": "deploy.failed", "deploy_id": "DEPLOY-9999", "service": "payment-service", "severity": "p1"});
         let mapped = record(event, &FieldMapping::new());
         assert_eq!(mapped.title, "deploy.failed: payment-service");

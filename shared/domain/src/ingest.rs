@@ -2,7 +2,8 @@
 //!
 //! Rules: known fields are type-checked and length-limited; unknown fields are kept in
 //! `metadata` (never fatal); `service`, `environment` and `team` fall back to the same keys in
-//! `metadata`, because that is where the seed's own example puts `service`.
+//! `metadata`, because that is where the walkthrough's own example puts `service`
+//! (`docs/custom-integration.md`, step 2).
 
 use crate::issue::IssueStatus;
 use crate::limits::*;
@@ -203,7 +204,7 @@ mod tests {
     }
 
     #[test]
-    fn the_seed_single_push_normalizes() {
+    fn the_walkthrough_single_push_normalizes() {
         let record = normalize_record(&json!({
             "source": "custom_api",
             "external_id": "deploy-42",

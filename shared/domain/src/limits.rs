@@ -1,4 +1,4 @@
-//! Request limits (DESIGN.md §6). Each one is named in the 4xx that enforces it.
+//! Request limits (`docs/api-contract.md`, "Limits"). Each one is named in the 4xx that enforces it.
 
 /// Largest body accepted by single-record routes.
 pub const MAX_SINGLE_BODY_BYTES: usize = 1024 * 1024;

@@ -1,4 +1,4 @@
-//! API key scopes (DESIGN.md §4). An `:admin` scope implies its `:read`.
+//! API key scopes (`docs/api-contract.md`, "Scopes"). An `:admin` scope implies its `:read`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

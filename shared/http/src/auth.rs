@@ -1,4 +1,4 @@
-//! API-key authentication and scope checks (DESIGN.md §4).
+//! API-key authentication and scope checks (`docs/api-contract.md`, "Authentication" and "Scopes").
 
 use crate::error::ApiError;
 use crate::request_log::RequestWorkspace;

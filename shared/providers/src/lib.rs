@@ -50,7 +50,7 @@ pub enum AuthRequirement {
 /// What a repeat of an alert that is still open means for the response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resend {
-    /// `custom`: the CauseFlow contract promises `409 duplicate_alert` while the Issue is open.
+    /// `custom`: its documented contract promises `409 duplicate_alert` while the Issue is open.
     ConflictWhileOpen,
     /// Tools that re-send firing alerts on a timer: `202 {"status": "duplicate"}`, because a
     /// 4xx would be logged by the tool as a failed notification.

@@ -1,5 +1,6 @@
 //! The `alerts` family: `POST /v1/webhooks/{id}/{provider}`, where monitoring tools post their
-//! own alert formats (DESIGN.md §4–5, "Provider webhooks"). `id` is the workspace id — DESIGN's
+//! own alert formats (`docs/api-contract.md`, "Provider webhooks"; per-tool setup in
+//! `docs/monitoring-tools.md`). `id` is the workspace id — what monitoring-tool docs call
 //! `tenantId`; the router names it `id` because axum needs one parameter name per position and
 //! the webhook registry's `/v1/webhooks/{id}` shares the position. Literal segments
 //! (`/v1/webhooks/inbound/...`, `/v1/webhooks/{id}/rotate`, ...) win, as in API Gateway.
@@ -21,7 +22,7 @@
 //!
 //! Answers: a new alert `202 {"incidentId", "status": "triaging"}`; a repeat of an open alert
 //! `202 {"status": "duplicate"}` for tools that re-send on a timer, and
-//! `409 {"error": "duplicate_alert", "message", "incidentId"}` for `custom` (the CauseFlow
+//! `409 {"error": "duplicate_alert", "message", "incidentId"}` for `custom` (its documented
 //! contract). Either way the Issue stays one and its occurrences and last_seen advance. A
 //! resolved alert answers `"resolved"` and emits `issue.resolved` when it closes an open Issue;
 //! one never seen firing is recorded as a resolved Issue. States that neither open nor resolve

@@ -1,5 +1,5 @@
 //! The delivery worker: fans events out to the endpoints subscribed to them and makes each
-//! delivery's attempts, on the delivery queue (DESIGN.md §5).
+//! delivery's attempts, on the delivery queue (`docs/webhooks.md`, "Outbound webhooks").
 //!
 //! Two kinds of message share the queue:
 //! * an **event envelope** (from [`crate::events::emit`]): for every enabled outbound endpoint of

@@ -1,4 +1,4 @@
-//! `custom`: the CauseFlow contract for tools that post our own JSON shape.
+//! `custom`: our own JSON shape, for tools and scripts that can post it (`docs/monitoring-tools.md`).
 //!
 //! `{"title", "description", "sourceAlertId"?, "severity"?, "service"?, "environment"?,
 //! "tags"?: {string: string}, "metadata"?: object}`, signed with `X-Webhook-Signature`.

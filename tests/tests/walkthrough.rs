@@ -1,11 +1,11 @@
-//! The seed's Python examples (single push and batch push), byte for byte, against a real server.
-//! The functions are the seed's own text; only `httpx.post` is pointed at the local server.
+//! The Python examples of the walkthrough (docs/custom-integration.md, step 2: single push and
+//! batch push), byte for byte, against a real server. The functions are the document's own text;
+//! only `httpx.post` is pointed at the local server. Keep the two in step.
 
 use causeloop_tests::{spawn_app, Backend};
 use std::process::Command;
 
-const SEED_CLIENT: &str = r#"
-import hashlib, hmac, json
+const WALKTHROUGH_CLIENT: &str = r#"
 import httpx
 CAUSELOOP_TOKEN = "..."
 def push_deployment_failure(deploy_id: str, service: str, error: str):
@@ -68,14 +68,14 @@ print("job_id=" + job_id)
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_seed_python_examples_work_unchanged() {
+async fn the_walkthrough_python_examples_work_unchanged() {
     let Some(venv) = std::env::var("CAUSELOOP_VENV").ok() else {
         assert!(std::env::var("CAUSELOOP_REQUIRE_MOTO").is_err(), "scripts/test.sh exports CAUSELOOP_VENV");
         eprintln!("CAUSELOOP_VENV not set: run scripts/test.sh for this test");
         return;
     };
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    let script = format!("{SEED_CLIENT}\n{DRIVER}");
+    let script = format!("{WALKTHROUGH_CLIENT}\n{DRIVER}");
     let base = app.base.clone();
     let key = app.owner.key.clone();
     let output = tokio::task::spawn_blocking(move || {
@@ -90,7 +90,11 @@ async fn the_seed_python_examples_work_unchanged() {
     .await
     .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "seed client failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "walkthrough client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("accepted=2, rejected=0"), "{stdout}");
     let issue_id = stdout.lines().find_map(|line| line.strip_prefix("issue_id=")).unwrap();
     let (status, issue) = app.get(&format!("/v1/issues/{issue_id}"), &app.owner.key).await;
