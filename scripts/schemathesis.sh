@@ -11,14 +11,14 @@
 # interface: generated webhook registrations name arbitrary hosts, and the delivery worker
 # would otherwise try to post events to them. In the namespace every such attempt fails at once.
 #
-# Operations left out of the run (scripts/schemathesis.toml says the same next to each):
+# Left out of the run (scripts/schemathesis.toml says the same next to it, with the other
+# departures from Schemathesis's defaults and their reasons):
 # - POST /v1/webhooks/inbound/{connector_id} (receiveInboundEvent): every request must carry
 #   the hex HMAC-SHA256 of its exact body keyed by the connector's signing secret, which no
 #   generated request can have; without it every answer is the one documented 401.
-# - POST /v1/webhooks/{id}/{provider} for the providers that must sign (`custom`, `sentry`,
-#   `pagerduty`, `cloudwatch`): `custom` needs `X-Webhook-Signature` over the body, Sentry and
-#   PagerDuty their own signatures, CloudWatch an SNS message signed by an AWS certificate.
-#   The providers that authenticate with the key alone are run (their `{id}` is the workspace).
+# The provider webhooks (POST /v1/webhooks/{id}/{provider}) are run with `{id}` = the key's
+# workspace: `custom`, `sentry`, `pagerduty` and `cloudwatch` need signatures and answer the
+# documented 401; the providers that authenticate with the key alone reach their body parsers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
