@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test command needs that is not Rust: moto (DynamoDB/SQS/SNS-compatible
-# server), cfn-lint and the SAM CLI, in a virtualenv owned by the project; and Prometheus
-# Alertmanager from apt.
+# server), cfn-lint, the SAM CLI, openapi-spec-validator and Schemathesis (scripts/schemathesis.sh),
+# in a virtualenv owned by the project; and Prometheus Alertmanager from apt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv="${CAUSELOOP_VENV:-$here/.venv}"

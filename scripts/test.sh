@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one command that runs every test: installs what the tests need (a virtualenv with moto,
-# cfn-lint, the SAM CLI and httpx), starts moto_server on 127.0.0.1 on a free port, runs
-# formatting, lint, the unused-dependency check and every test against it, validates the
-# template, and stops moto.
+# cfn-lint, the SAM CLI, httpx, openapi-spec-validator and Schemathesis), starts moto_server on
+# 127.0.0.1 on a free port, runs formatting, lint, the unused-dependency check and every test
+# against it, validates the template, checks the running service against openapi.yaml
+# (scripts/schemathesis.sh), and stops moto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 scripts/unused-deps.sh
 cargo test --workspace --locked
+scripts/schemathesis.sh "$venv"
 
 "$venv/bin/cfn-lint" template.yaml
 # sam validate reads samconfig and writes telemetry config; run it from a scratch directory.

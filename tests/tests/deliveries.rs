@@ -559,9 +559,11 @@ async fn the_attempt_log_pages_filters_and_stays_in_its_workspace() {
     assert_eq!(second["data"][0]["id"], ids[2]);
     assert_eq!(second["next_cursor"], Value::Null);
 
-    let (status, error) =
-        app.get(&format!("/v1/webhooks/{}/deliveries?status=lost", endpoint.id), &app.owner.key).await;
-    assert_eq!((status, error["field"].as_str()), (400, Some("status")));
+    for bad in ["lost", ""] {
+        let (status, error) =
+            app.get(&format!("/v1/webhooks/{}/deliveries?status={bad}", endpoint.id), &app.owner.key).await;
+        assert_eq!((status, error["field"].as_str()), (400, Some("status")), "status={bad}");
+    }
     let stranger = app.key(&causeloop_tests::unique("stranger"), "webhooks:read,webhooks:admin").await;
     for path in [
         format!("/v1/webhooks/{}/deliveries", endpoint.id),
@@ -581,4 +583,14 @@ async fn the_attempt_log_pages_filters_and_stays_in_its_workspace() {
     let (status, error) =
         app.get(&format!("/v1/webhooks/{}/deliveries", inbound["id"].as_str().unwrap()), &app.owner.key).await;
     assert_eq!((status, error["error"].as_str()), (409, Some("not_outbound")));
+
+    // Deleting the endpoint takes its attempt log with it: the list and each delivery are 404,
+    // even while the records wait for their expiry.
+    let one = format!("/v1/webhooks/{}/deliveries/{}", endpoint.id, ids[0]);
+    assert_eq!(app.get(&one, &app.owner.key).await.0, 200);
+    let deleted = app.http.delete(app.url(&format!("/v1/webhooks/{}", endpoint.id))).bearer_auth(&app.owner.key);
+    assert_eq!(deleted.send().await.unwrap().status(), 204);
+    for path in [format!("/v1/webhooks/{}/deliveries", endpoint.id), one] {
+        assert_eq!(app.get(&path, &app.owner.key).await.0, 404, "{path}");
+    }
 }

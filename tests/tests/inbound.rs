@@ -284,8 +284,13 @@ async fn rotation_keeps_the_old_secret_for_the_grace_period(app: TestApp) {
     assert_eq!(app.post_inbound(&connector_id, body, Some(&sign(&second, body))).await.status, 401, "second, expired");
     assert_eq!(app.post_inbound(&connector_id, body, Some(&sign(&third, body))).await.status, 202, "current");
 
-    let (status, bad) = app.post(&rotate_path, &app.owner.key, &json!({"grace_period_seconds": -1})).await;
-    assert_eq!((status, bad["field"].as_str()), (400, Some("grace_period_seconds")));
+    // JSON has one number type: 3600.0 is the integer 3600; 0.5 is no integer.
+    let (status, rotated) = app.post(&rotate_path, &app.owner.key, &json!({"grace_period_seconds": 3600.0})).await;
+    assert_eq!((status, rotated["grace_period_seconds"].as_i64()), (200, Some(3600)), "{rotated}");
+    for bad in [json!(-1), json!(0.5), json!("60")] {
+        let (status, refused) = app.post(&rotate_path, &app.owner.key, &json!({"grace_period_seconds": bad})).await;
+        assert_eq!((status, refused["field"].as_str()), (400, Some("grace_period_seconds")), "{bad}");
+    }
 }
 both_backends!(
     rotation_keeps_both_secrets_valid_during_the_grace_period,

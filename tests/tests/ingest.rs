@@ -53,22 +53,29 @@ async fn batches_report_each_record(app: TestApp) {
         {"source": "custom_api", "external_id": "b-3", "title": "Disk full", "severity": "warning", "region": "eu"},
         {"source": "custom_api", "external_id": "b-1", "title": "OOM in worker (repeat)"},
         "not an object",
+        {"source": "custom_api", "external_id": "b-4", "title": "Bad metadata", "metadata": ["not", "an", "object"]},
     ]});
     let (status, body) = app.post("/v1/ingest/batch", key, &records).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["accepted"], 3);
     let rejected = body["rejected"].as_array().unwrap();
     let indexes: Vec<u64> = rejected.iter().map(|r| r["index"].as_u64().unwrap()).collect();
-    assert_eq!(indexes, vec![1, 2, 5]);
+    assert_eq!(indexes, vec![1, 2, 5, 6]);
     assert_eq!(rejected[0]["error"], "missing_field");
     assert!(rejected[0]["message"].as_str().unwrap().contains("external_id"));
     assert_eq!(rejected[1]["external_id"], "b-2");
     assert!(rejected[1]["message"].as_str().unwrap().contains("severity"));
+    // `metadata` that is not an object rejects its record alone, as the single route rejects it.
+    assert_eq!(
+        (rejected[3]["external_id"].as_str(), rejected[3]["error"].as_str()),
+        (Some("b-4"), Some("invalid_type"))
+    );
+    assert!(rejected[3]["message"].as_str().unwrap().contains("metadata"));
 
     let job_id = body["job_id"].as_str().unwrap();
     let status = app.wait_for_job(job_id).await;
     assert_eq!(status["accepted"], 3);
-    assert_eq!(status["rejected"], 3);
+    assert_eq!(status["rejected"], 4);
     assert_eq!(status["created"], 2, "b-1 and b-3 created; the repeat of b-1 updated");
     assert_eq!(status["updated"], 1);
     assert_eq!(status["clustered"], 3);

@@ -41,10 +41,22 @@ async fn list_filter_paginate_and_resolve(app: TestApp) {
     assert_eq!(payments["data"][0]["external_id"], "pd-6");
     let (_, future) = app.get("/v1/issues?since=2999-01-01T00:00:00Z", key).await;
     assert_eq!(future["data"], json!([]));
-    for bad in ["limit=0", "limit=abc", "status=closed", "severity=purple", "since=yesterday", "cursor=zzz"] {
+    // A present filter must be valid: `since=`, `status=` and `severity=` (empty) are rejected,
+    // not read as "no filter".
+    let bad_params = [
+        "limit=0",
+        "limit=abc",
+        "status=closed",
+        "status=",
+        "severity=purple",
+        "severity=",
+        "since=yesterday",
+        "since=",
+    ];
+    for bad in bad_params.into_iter().chain(["cursor=zzz"]) {
         let (status, body) = app.get(&format!("/v1/issues?{bad}"), key).await;
         assert_eq!(status, 400, "{bad}: {body}");
-        assert!(body["field"].is_string(), "{bad} names its parameter: {body}");
+        assert_eq!(body["field"], bad.split('=').next().unwrap(), "{bad} names its parameter: {body}");
     }
 
     let id = payments["data"][0]["id"].as_str().unwrap().to_string();

@@ -2,29 +2,34 @@
 //! operation is documented.
 
 use causeloop_tests::{spawn_app, Backend};
+use saphyr::{LoadableYamlNode, Yaml};
 use std::collections::BTreeSet;
 
-/// (METHOD, path) pairs of the document. The file keeps paths at two spaces of indent and
-/// methods at four, which this reads without a YAML dependency.
+const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+/// (METHOD, path) pairs of the document, read with a YAML 1.2 parser that also refuses a
+/// duplicated key (a second `/v1/...:` or `get:` would otherwise hide the first).
 fn documented() -> BTreeSet<(String, String)> {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml")).unwrap();
+    let docs = Yaml::load_from_str(&text).unwrap_or_else(|err| panic!("openapi.yaml is not valid YAML: {err}"));
+    assert_eq!(docs.len(), 1, "openapi.yaml holds one document");
+    let document = &docs[0];
+    assert_eq!(document["openapi"].as_str(), Some("3.1.0"));
+    let paths = document["paths"].as_mapping().expect("`paths` is a mapping");
     let mut operations = BTreeSet::new();
-    let mut in_paths = false;
-    let mut path = None;
-    for line in text.lines() {
-        if !line.starts_with(' ') {
-            in_paths = line.trim_end() == "paths:";
-            continue;
-        }
-        if !in_paths {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("  /") {
-            path = Some(format!("/{}", rest.trim_end().trim_end_matches(':')));
-        } else if let Some(rest) = line.strip_prefix("    ").filter(|rest| !rest.starts_with(' ')) {
-            let method = rest.trim_end().trim_end_matches(':');
-            if ["get", "post", "put", "patch", "delete"].contains(&method) {
-                operations.insert((method.to_uppercase(), path.clone().expect("method under a path")));
+    for (path, item) in paths {
+        let path = path.as_str().expect("a path is a string");
+        let item = item.as_mapping().unwrap_or_else(|| panic!("{path} is a mapping"));
+        for (key, operation) in item {
+            let key = key.as_str().expect("a path item's key is a string");
+            if METHODS.contains(&key) {
+                assert!(operation.is_mapping(), "{key} {path} is an operation object");
+                operations.insert((key.to_uppercase(), path.to_string()));
+            } else {
+                assert!(
+                    ["parameters", "summary", "description", "servers"].contains(&key),
+                    "{path}: unexpected `{key}`"
+                );
             }
         }
     }

@@ -107,10 +107,11 @@ async fn patterns_group_ingested_issues(app: TestApp) {
     let cursor = by_count["next_cursor"].as_str().expect("a third pattern remains").to_string();
     let (_, rest) = app.get(&format!("/v1/patterns?sort=count&limit=2&cursor={cursor}"), key).await;
     assert_eq!(rest["data"].as_array().unwrap().len(), 1);
-    for bad in ["sort=size", "since=yesterday", "limit=0", "cursor=zzz"] {
+    // A present `sort` or `since` must be valid: empty is rejected, not read as the default.
+    for bad in ["sort=size", "sort=", "since=yesterday", "since=", "limit=0", "cursor=zzz"] {
         let (status, body) = app.get(&format!("/v1/patterns?{bad}"), key).await;
         assert_eq!(status, 400, "{bad}: {body}");
-        assert!(body["field"].is_string(), "{bad}: {body}");
+        assert_eq!(body["field"], bad.split('=').next().unwrap(), "{bad}: {body}");
     }
 
     // Tenancy and scopes: foreign, unknown and malformed ids are the same 404.

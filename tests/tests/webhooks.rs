@@ -70,10 +70,16 @@ async fn inbound_registration_follows_the_walkthrough(app: TestApp) {
         json!({"url": format!("https://api.causeloop.ai/v1/webhooks/inbound/{unknown}"), "connector_id": unknown});
     assert_eq!(app.post("/v1/webhooks", key, &ghost).await.0, 404);
 
-    // Only description and enabled of an inbound registration change.
+    // Only description and enabled of an inbound registration change; anything else, moving it
+    // to another connector included, conflicts with what it is (409, naming the field).
     let path = format!("/v1/webhooks/{webhook_id}");
     let (status, body) = app.patch(&path, key, &json!({"url": PUBLIC_TARGET})).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("immutable_field")));
+    assert_eq!((status, body["error"].as_str(), body["field"].as_str()), (409, Some("immutable_field"), Some("url")));
+    let (status, body) = app.patch(&path, key, &json!({"connector_id": other_id})).await;
+    assert_eq!(
+        (status, body["error"].as_str(), body["field"].as_str()),
+        (409, Some("immutable_field"), Some("connector_id"))
+    );
     let (status, body) = app.patch(&path, key, &json!({"description": "renamed", "enabled": false})).await;
     assert_eq!((status, body["description"].as_str(), body["enabled"].as_bool()), (200, Some("renamed"), Some(false)));
     assert_no_secret(&body, &[secret]);
@@ -116,6 +122,12 @@ async fn outbound_registration_follows_the_walkthrough(app: TestApp) {
         (json!(["pattern.detected"]), Value::Null)
     );
     assert_no_secret(&updated, &[&secret]);
+    // An outbound endpoint can be moved (back) to a connector: its filter becomes that
+    // connector's events. An unknown connector is 404, as at registration.
+    let (status, moved) = app.patch(&path, key, &json!({"connector_id": connector_id})).await;
+    assert_eq!((status, moved["connector_id"].as_str()), (200, Some(connector_id)), "{moved}");
+    let unknown = format!("con_{}", "0".repeat(26));
+    assert_eq!(app.patch(&path, key, &json!({"connector_id": unknown})).await.0, 404);
 
     for (body, field) in [
         (json!({"url": PUBLIC_TARGET}), "event_types"),

@@ -93,8 +93,9 @@ async fn list(
     let id = parse_webhook_id(&id)?;
     let limit = page_limit(query.get("limit").map(String::as_str))?;
     let cursor = page_cursor(query.get("cursor").map(String::as_str));
+    // Present but empty is no status either.
     let status = match query.get("status").map(String::as_str) {
-        None | Some("") => None,
+        None => None,
         Some(raw) => Some(DeliveryStatus::parse(raw).ok_or_else(|| {
             ApiError::bad_request("invalid_status", "`status` must be one of pending, succeeded, failed")
                 .with("field", "status")
@@ -112,6 +113,9 @@ async fn show(
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Scope::WebhooksRead)?;
     let (id, delivery_id) = (parse_webhook_id(&id)?, parse_delivery_id(&delivery_id)?);
+    // As the list does: a deleted endpoint's deliveries are gone with it (their records only
+    // wait for their expiry).
+    state.store.webhook(&principal.workspace_id, &id).await?.ok_or_else(|| ApiError::not_found("webhook"))?;
     let delivery = find_delivery(&state, &principal.workspace_id, &id, &delivery_id).await?;
     Ok(Json(delivery_view(&delivery.value, true)))
 }

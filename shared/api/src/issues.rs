@@ -41,17 +41,19 @@ fn invalid_param(name: &str, expected: &str) -> ApiError {
 
 fn issue_filter(params: &HashMap<String, String>) -> Result<IssueFilter, ApiError> {
     let text = |name: &str| params.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    // The enumerated and timestamp filters, when present, must be valid: empty is not "no filter".
+    let present = |name: &str| params.get(name).map(|v| v.trim().to_string());
     Ok(IssueFilter {
-        status: text("status")
+        status: present("status")
             .map(|v| IssueStatus::parse(&v).ok_or_else(|| invalid_param("status", "`open` or `resolved`")))
             .transpose()?,
-        severity: text("severity")
+        severity: present("severity")
             .map(|v| Severity::from_word(&v).ok_or_else(|| invalid_param("severity", "p1–p5 or a severity word")))
             .transpose()?,
         source: text("source"),
         service: text("service"),
         pattern_id: text("pattern_id"),
-        since: text("since")
+        since: present("since")
             .map(|v| {
                 parse_rfc3339(&v).map(format_rfc3339).ok_or_else(|| invalid_param("since", "an RFC 3339 timestamp"))
             })

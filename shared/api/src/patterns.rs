@@ -38,13 +38,17 @@ fn invalid_param(name: &str, expected: &str) -> ApiError {
 
 fn list_params(params: &HashMap<String, String>) -> Result<(PatternFilter, PatternSort), ApiError> {
     let text = |name: &str| params.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let sort = match text("sort").as_deref() {
+    // `sort` and `since`, when present, must be valid: empty is not "the default".
+    let sort = match params.get("sort").map(|v| v.trim()) {
         None | Some("last_seen") => PatternSort::LastSeen,
         Some("count") => PatternSort::Count,
         Some(_) => return Err(invalid_param("sort", "`last_seen` or `count`")),
     };
-    let since = text("since")
-        .map(|v| parse_rfc3339(&v).map(format_rfc3339).ok_or_else(|| invalid_param("since", "an RFC 3339 timestamp")))
+    let since = params
+        .get("since")
+        .map(|v| {
+            parse_rfc3339(v.trim()).map(format_rfc3339).ok_or_else(|| invalid_param("since", "an RFC 3339 timestamp"))
+        })
         .transpose()?;
     Ok((PatternFilter { service: text("service"), source: text("source"), since }, sort))
 }

@@ -303,13 +303,16 @@ async fn update(
     let stored = state.store.webhook(workspace, &id).await?.ok_or_else(|| ApiError::not_found("webhook"))?;
     let mut webhook = stored.value;
 
+    // The request is well formed (the same body may change an outbound endpoint); it conflicts
+    // with what this registration is: an inbound registration belongs to its connector.
     if webhook.direction == WebhookDirection::Inbound {
         if let Some(name) = body.keys().find(|name| !INBOUND_MUTABLE_FIELDS.contains(&name.as_str())) {
-            return Err(ApiError::field(FieldError::new(
-                name.as_str(),
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
                 "immutable_field",
                 format!("`{name}` of an inbound registration cannot change; delete it and register again"),
-            )));
+            )
+            .with("field", name.as_str()));
         }
     }
     if body.contains_key("description") {
@@ -380,13 +383,19 @@ fn grace_seconds(headers: &HeaderMap, body: &[u8]) -> Result<i64, ApiError> {
     match body.get("grace_period_seconds") {
         None | Some(Value::Null) => Ok(DEFAULT_ROTATION_GRACE_SECONDS),
         Some(value) => {
-            value.as_i64().filter(|seconds| (0..=MAX_ROTATION_GRACE_SECONDS).contains(seconds)).ok_or_else(|| {
-                ApiError::field(FieldError::new(
-                    "grace_period_seconds",
-                    "invalid_value",
-                    format!("`grace_period_seconds` must be an integer from 0 to {MAX_ROTATION_GRACE_SECONDS}"),
-                ))
-            })
+            // JSON has one number type: 3600.0 is the integer 3600, as JSON Schema says.
+            let integral = value.as_f64().filter(|seconds| seconds.fract() == 0.0 && seconds.abs() < 1e15);
+            value
+                .as_i64()
+                .or(integral.map(|seconds| seconds as i64))
+                .filter(|seconds| (0..=MAX_ROTATION_GRACE_SECONDS).contains(seconds))
+                .ok_or_else(|| {
+                    ApiError::field(FieldError::new(
+                        "grace_period_seconds",
+                        "invalid_value",
+                        format!("`grace_period_seconds` must be an integer from 0 to {MAX_ROTATION_GRACE_SECONDS}"),
+                    ))
+                })
         }
     }
 }
