@@ -722,6 +722,19 @@ fn recycle<'from, 'to>(mut lexemes: Vec<Lexeme<'from>>) -> Vec<Lexeme<'to>> {
     lexemes.into_iter().map(|_| unreachable!("the buffer is empty")).collect()
 }
 
+/// Whether template `general` accepts everything template `specific` does (same chunk count).
+fn covers(general: &Entry, specific: &Entry) -> bool {
+    general.chunk_hashes.iter().zip(&specific.chunk_hashes).enumerate().all(|(c, (a, b))| {
+        a == b || {
+            let (g, s) = (general.chunk(c), specific.chunk(c));
+            g.iter().any(|t| matches!(t.token, Token::Slot(_)))
+                && generalise_pair(g, s).is_some_and(|joined| {
+                    joined.len() == g.len() && joined.iter().zip(g).all(|(x, y)| x.token.same_shape(&y.token))
+                })
+        }
+    })
+}
+
 /// The generalisation of chunks (each a template's tokens for one chunk): tokens equal in all
 /// stay, the rest become slots. `None` when some chunk would have to give up punctuation alone.
 fn generalise_chunks(chunks: &[&[TemplateToken]]) -> Option<Vec<TemplateToken>> {
@@ -1029,9 +1042,46 @@ impl Engine {
                 absorbed.push(victim);
             }
             self.generalise(survivor, &holes, general);
-            current = survivor;
+            current = self.absorb_covered(survivor, &mut absorbed);
         }
         (current, absorbed)
+    }
+
+    /// Merges into `general` the templates that it now accepts whole (they may differ from it in
+    /// more chunks than siblings do: it grew more general in steps); the oldest of them survives,
+    /// with `general`'s tokens. Returns the survivor.
+    fn absorb_covered(&mut self, general: u64, absorbed: &mut Vec<u64>) -> u64 {
+        let entry = &self.patterns[&general];
+        let covered: Vec<u64> = self
+            .index
+            .by_chunks
+            .get(&count_key(entry.chunk_count()))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .copied()
+            .filter(|&other| other != general && covers(entry, &self.patterns[&other]))
+            .collect();
+        let Some(&oldest) = covered.first().filter(|&&oldest| oldest < general) else {
+            for victim in covered {
+                self.absorb(general, victim);
+                absorbed.push(victim);
+            }
+            return general;
+        };
+        let tokens = self.patterns[&general].tokens.clone();
+        for victim in covered.into_iter().chain([general]).filter(|&id| id != oldest) {
+            self.absorb(oldest, victim);
+            absorbed.push(victim);
+        }
+        self.index_remove(oldest);
+        let entry = self.patterns.get_mut(&oldest).expect("live survivor");
+        entry.tokens = tokens;
+        let before = entry.wire_bytes;
+        entry.refresh_derived();
+        self.pattern_bytes = self.pattern_bytes - before + entry.wire_bytes;
+        self.index_insert(oldest);
+        oldest
     }
 
     /// The chunks at which template `id` and the templates equal to it everywhere else (its
