@@ -30,8 +30,10 @@
 //!    start/stop, state names); free variables (user names, hosts, program names, components)
 //!    quickly exceed it. Any chunk may turn out variable, the first one included. A generalised
 //!    chunk keeps the tokens that all values share at its start and end (`uid=<*>`,
-//!    `[<*>]`) and a slot for the rest. Merges cascade, since a generalised template may now
-//!    have siblings of its own.
+//!    `[<*>]`) and a slot for the rest. A merge must leave a constant word in the template (one
+//!    of nothing but slots would swallow every record of its shape). Merges cascade, since a
+//!    generalised template may now have siblings of its own, and a generalised template absorbs
+//!    the older templates it now accepts whole.
 //!
 //! # Promises
 //! * Deterministic: the same sequence of calls gives the same ids, templates and bytes.
