@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds `causeloop` (its `patterns assign` is what is scored) and the state example, installs Drain3 into .venv-bench (once) and runs the
-# pattern-engine benchmark against Drain3 (default settings). Extra arguments go to the .py,
-# e.g. --synthetic 100000, or --cmd '<another command that reads records and prints ids>'.
+# pattern-engine benchmark against Drain3 (default settings). Extra arguments go to the .py:
+# --loso (leave-one-system-out tuning and its held-out scores), --incidents (the incident-title
+# set), --speed 80000 (whole-process wall clock against Drain3), --synthetic 100000 (state size),
+# or --cmd '<another command that reads records and prints ids>'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"

@@ -6,12 +6,14 @@
 //! on stdout, and nothing else. Ids are printed once the whole input is read, resolved through
 //! merges (`Engine::resolve`), so that lines whose patterns merged later in the stream share the
 //! surviving id: the grouping a caller sees when it looks up an id it stored earlier.
-//! `--streaming` prints each id as `assign` returns it instead.
+//! `--streaming` prints each id as `assign` returns it instead. `--set NAME=VALUE` changes one
+//! parameter of the clustering decision (`causeloop_patterns::Config`), for experiments and for the
+//! benchmark's leave-one-system-out tuning; the product always uses the default.
 //!
 //! With `CAUSELOOP_PATTERNS_TIMING=1`, the time spent decoding lines, assigning and resolving is
 //! reported on stderr as `engine_seconds=<f64> patterns=<n>`.
 
-use causeloop_patterns::{Engine, PatternId};
+use causeloop_patterns::{Config, Engine, PatternId};
 use std::io::{self, BufWriter, Read, Write};
 use std::time::Instant;
 
@@ -22,16 +24,29 @@ pub enum PatternsCommand {
         /// Print each id as assigned, without resolving later merges.
         #[arg(long)]
         streaming: bool,
+        /// Set one parameter of the clustering decision, NAME=VALUE (distinct_values,
+        /// max_differing, max_differing_percent); repeatable. For experiments only.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
     },
 }
 
 pub fn run(command: PatternsCommand) -> anyhow::Result<()> {
     match command {
-        PatternsCommand::Assign { streaming } => assign(streaming),
+        PatternsCommand::Assign { streaming, set } => {
+            let mut config = Config::default();
+            for assignment in &set {
+                let (name, value) = assignment
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("--set wants NAME=VALUE: {assignment}"))?;
+                config.set(name, value).map_err(anyhow::Error::msg)?;
+            }
+            assign(streaming, config)
+        }
     }
 }
 
-fn assign(streaming: bool) -> anyhow::Result<()> {
+fn assign(streaming: bool, config: Config) -> anyhow::Result<()> {
     let report_timing = std::env::var_os("CAUSELOOP_PATTERNS_TIMING").is_some_and(|v| v == "1");
     let mut input = Vec::new();
     io::stdin().lock().read_to_end(&mut input)?;
@@ -43,7 +58,7 @@ fn assign(streaming: bool) -> anyhow::Result<()> {
     if records.last().is_some_and(|r| r.is_empty()) {
         records.pop();
     }
-    let mut engine = Engine::new();
+    let mut engine = Engine::new().with_config(config);
     let mut ids: Vec<PatternId> = Vec::with_capacity(records.len());
     let started = Instant::now();
     for raw in records {

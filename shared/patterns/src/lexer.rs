@@ -10,8 +10,12 @@ use crate::SlotKind;
 /// Beyond this many tokens a record is summarised by a trailing `<*>`: it bounds both the work per
 /// record and the size of a stored template, and the head of a message is what identifies it.
 pub(crate) const MAX_TOKENS: usize = 160;
-/// Constant words are cut to this many bytes for the same reason (keeps templates bounded).
-pub(crate) const MAX_WORD_BYTES: usize = 96;
+/// Every constant token (a word or a run of punctuation) is cut to this many bytes, so that no
+/// input can make one token of a stored template large.
+pub(crate) const MAX_TOKEN_BYTES: usize = 64;
+/// The constant text of one template (the sum of its tokens' bytes) stops at this many bytes; the
+/// rest of the record is summarised by a trailing `<*>`, like a record of too many tokens.
+pub(crate) const MAX_TEMPLATE_BYTES: usize = 1_024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Class {
@@ -48,6 +52,14 @@ pub(crate) fn lex_record<'a>(title: &'a str, body: Option<&'a str>, out: &mut Ve
     }
     if out.len() > MAX_TOKENS {
         out.truncate(MAX_TOKENS - 1);
+        push(out, Lexeme { text: "", class: Class::Slot(SlotKind::Any), space_before: true });
+    }
+    let mut bytes = 0;
+    if let Some(over) = out.iter().position(|l| {
+        bytes += if matches!(l.class, Class::Slot(_)) { 0 } else { l.text.len() };
+        bytes > MAX_TEMPLATE_BYTES
+    }) {
+        out.truncate(over);
         push(out, Lexeme { text: "", class: Class::Slot(SlotKind::Any), space_before: true });
     }
     mask_calendar_words(out);
@@ -200,7 +212,10 @@ fn shape_from(bytes: &[u8], seen: ByteClasses) -> Shape {
 /// Appends a token; adjacent whitespace-separated slots fold into one so that variable-length runs
 /// of values (lists of numbers, multi-part timestamps) do not change the shape of a message.
 #[inline(always)]
-fn push<'a>(out: &mut Vec<Lexeme<'a>>, lexeme: Lexeme<'a>) {
+fn push<'a>(out: &mut Vec<Lexeme<'a>>, mut lexeme: Lexeme<'a>) {
+    if lexeme.text.len() > MAX_TOKEN_BYTES && !matches!(lexeme.class, Class::Slot(_)) {
+        lexeme.text = cut(lexeme.text);
+    }
     if let Class::Slot(kind) = lexeme.class {
         // A comma-separated list of values ("10.0.0.1,10.0.0.2", "3, 4, 5") is one value too.
         let n = out.len();
@@ -376,11 +391,20 @@ fn push_piece<'a>(piece: &'a str, any: ByteClasses, space_before: bool, out: &mu
     push_piece_kind(piece, shape, token_kind(piece, shape), space_before, out);
 }
 
-/// A word of ASCII letters, cut to [`MAX_WORD_BYTES`].
+/// `text` cut to at most [`MAX_TOKEN_BYTES`], at a character boundary.
+#[cold]
+fn cut(text: &str) -> &str {
+    let mut at = MAX_TOKEN_BYTES.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    &text[..at]
+}
+
+/// A word of ASCII letters ([`push`] cuts it to [`MAX_TOKEN_BYTES`]).
 #[inline(always)]
 fn push_word<'a>(word: &'a str, space_before: bool, out: &mut Vec<Lexeme<'a>>) {
-    let text = &word[..word.len().min(MAX_WORD_BYTES)];
-    push(out, Lexeme { text, class: Class::Word, space_before });
+    push(out, Lexeme { text: word, class: Class::Word, space_before });
 }
 
 fn push_piece_kind<'a>(
@@ -403,16 +427,7 @@ fn push_piece_kind<'a>(
     } else {
         Class::Punct
     };
-    let text = if class == Class::Word && piece.len() > MAX_WORD_BYTES {
-        let mut cut = MAX_WORD_BYTES;
-        while !piece.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        &piece[..cut]
-    } else {
-        piece
-    };
-    push(out, Lexeme { text, class, space_before });
+    push(out, Lexeme { text: piece, class, space_before });
 }
 
 /// Two or more letters followed by one or two digits (eth0, tty2, sda1, ipv4) name a device, a

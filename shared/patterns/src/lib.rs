@@ -7,18 +7,33 @@
 //! 1. **Typed masking** ([`lexer`]): the record is split into words and punctuation; numbers, IPs,
 //!    hex, UUIDs, paths, URLs, durations, digit-bearing identifiers and dates become slots.
 //!    Adjacent whitespace-separated slots fold into one, so lists of values of varying length keep
-//!    one shape.
-//! 2. **Template match**: the record joins the most specific live template of the same token count
-//!    that accepts it (a slot accepts any slot or word, never punctuation; a constant only itself).
-//!    A memo keyed by the masked signature makes the common case one hash lookup.
-//! 3. **Otherwise a new template** is created from the record, and the engine looks for templates
-//!    that differ from it in exactly one non-punctuation position (the "hole"), everything else
-//!    equal. That position is judged variable — and the siblings merge into the oldest, with a slot
-//!    there — when one of them already has a slot at it, or when it has taken
-//!    [`DISTINCT_VALUES_FOR_VARIABLE`] distinct constant values. Up to three alternatives are kept
-//!    as distinct events because that is how enumerations look (HTTP verbs, on/off, state pairs);
-//!    free variables (user names, hosts, components) quickly exceed it. Merges cascade, since a
-//!    generalised template may now have siblings of its own.
+//!    one shape. Every token is cut to [`MAX_TOKEN_BYTES`] and a template's text to
+//!    [`MAX_TEMPLATE_BYTES`].
+//! 2. **Chunks**: the whitespace-separated pieces of a record (a `key=value`, a `host:port`, a
+//!    bracketed word) are its positions, as in Drain: two records of one event have the same
+//!    number of chunks, while the tokens inside a variable chunk may differ in number (`10.0.0.1:80`
+//!    against `db.local:5432`). A slot accepts any run of tokens inside its chunk except a run of
+//!    punctuation alone; a constant accepts only itself.
+//! 3. **Template match**: the record joins the most specific live template with its number of
+//!    chunks that accepts it (most constants, then the oldest). Templates are indexed by their
+//!    first fully constant chunk *at its position* (or, with none, by chunk count alone), and a
+//!    record looks up every one of its chunks, so no position — the first included — decides
+//!    alone which templates a record can reach. A memo keyed by the masked signature makes the
+//!    common case one hash lookup.
+//! 4. **Otherwise a new template** is created from the record, and the engine compares it with the
+//!    templates of the same chunk count that differ from it in at most a few chunks
+//!    ([`Config::max_differing`], [`Config::max_differing_percent`]), everything else equal. A set
+//!    of differing chunks is judged variable — and the siblings merge into the oldest, with those
+//!    chunks generalised — when at every one of them either a sibling already accepts all the
+//!    others' values, or [`Config::distinct_values`] distinct values have been seen. Fewer
+//!    alternatives stay distinct events because that is how enumerations look (HTTP verbs,
+//!    start/stop, state names); free variables (user names, hosts, program names, components)
+//!    quickly exceed it. Any chunk may turn out variable, the first one included. A generalised
+//!    chunk keeps the tokens that all values share at its start and end (`uid=<*>`,
+//!    `[<*>]`) and a slot for the rest. A merge must leave a constant word in the template (one
+//!    of nothing but slots would swallow every record of its shape). Merges cascade, since a
+//!    generalised template may now have siblings of its own, and a generalised template absorbs
+//!    the older templates it now accepts whole.
 //!
 //! # Promises
 //! * Deterministic: the same sequence of calls gives the same ids, templates and bytes.
@@ -30,13 +45,13 @@
 //!   also end up together (property-tested) unless templates overlap: a template created later
 //!   that accepts the same signature with more constants wins for later records. The full
 //!   partition is therefore not promised to be order-independent.
-//! * State is bounded: at most `max_patterns` live patterns (least recently assigned evicted
-//!   first, in small batches), bounded templates, samples and aliases.
+//! * State is bounded: at most `max_patterns` live patterns and at most `max_state_bytes` of
+//!   serialized state (least recently assigned evicted first, in small batches, their aliases
+//!   with them), bounded tokens, templates, samples and aliases.
 
 mod lexer;
 mod wire;
 
-use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -48,14 +63,63 @@ pub use wire::DecodeError;
 
 /// Live patterns kept by [`Engine::new`]; beyond it the least recently assigned is evicted.
 pub const DEFAULT_MAX_PATTERNS: usize = 5_000;
+/// Serialized state ([`Engine::to_bytes`]) kept by [`Engine::new`]: beyond it the least recently
+/// assigned patterns are evicted.
+pub const DEFAULT_MAX_STATE_BYTES: usize = 1 << 20;
+/// The smallest state cap [`Engine::with_limits`] accepts: room for a few of the largest patterns.
+pub const MIN_MAX_STATE_BYTES: usize = 64 << 10;
 /// Sample issue ids kept per pattern (the first ones seen).
 pub const MAX_SAMPLES: usize = 5;
 /// Issue ids longer than this are not kept as samples (keeps state bounded).
 pub const MAX_SAMPLE_ID_BYTES: usize = 256;
 /// Merged ids remembered per surviving pattern.
 pub const MAX_ALIASES_PER_PATTERN: usize = 64;
-/// A position that has shown this many distinct constants (all else equal) is a variable.
-pub const DISTINCT_VALUES_FOR_VARIABLE: usize = 4;
+/// Bytes of one constant token of a template, at most (longer words and punctuation runs are cut).
+pub const MAX_TOKEN_BYTES: usize = lexer::MAX_TOKEN_BYTES;
+/// Bytes of constant text in one template, at most (the rest becomes a trailing `<*>`).
+pub const MAX_TEMPLATE_BYTES: usize = lexer::MAX_TEMPLATE_BYTES;
+/// Tokens in one template, at most.
+pub const MAX_TOKENS: usize = lexer::MAX_TOKENS;
+
+/// The clustering decision's parameters. [`Config::default`] is the one configuration used for
+/// every source; it was chosen by leave-one-system-out evaluation (see BENCHMARKS.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// A set of differing chunks is variable once each of them has shown this many distinct values
+    /// (all else equal), unless a template already accepts the others' values there.
+    pub distinct_values: usize,
+    /// Siblings differ in at most this many chunks ...
+    pub max_differing: usize,
+    /// ... and in at most this percentage of their chunks (rounded down: with 30, a message of
+    /// three chunks never generalises one of them, as in Drain's similarity threshold).
+    pub max_differing_percent: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { distinct_values: 5, max_differing: 3, max_differing_percent: 25 }
+    }
+}
+
+impl Config {
+    /// Sets one parameter by name (`distinct_values`, `max_differing`, `max_differing_percent`),
+    /// for experiments and the benchmark's leave-one-system-out tuning.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let value: usize = value.parse().map_err(|_| format!("{name}: not a non-negative integer: {value}"))?;
+        match name {
+            "distinct_values" => self.distinct_values = value.max(2),
+            "max_differing" => self.max_differing = value,
+            "max_differing_percent" => self.max_differing_percent = value.min(100),
+            _ => return Err(format!("unknown parameter {name}")),
+        }
+        Ok(())
+    }
+
+    /// How many of `chunks` chunks siblings may differ in.
+    fn allowed_differing(&self, chunks: usize) -> usize {
+        (chunks * self.max_differing_percent / 100).min(self.max_differing)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -66,7 +130,6 @@ impl fmt::Display for PatternId {
         write!(f, "{}", self.0)
     }
 }
-
 /// What a slot in a template stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SlotKind {
@@ -165,18 +228,73 @@ struct Entry {
     constants: usize,
     /// What each token accepts, so that matching compares integers, not strings.
     keys: Vec<TokenKey>,
+    /// The first token of each chunk, then `tokens.len()`.
+    bounds: Vec<u32>,
+    /// [`chunk_hash`] of each chunk: equal chunks have equal hashes.
+    chunk_hashes: Vec<u64>,
+    /// Whether each chunk may turn out variable (it holds a slot, a letter or a digit).
+    variable_ok: Vec<bool>,
     /// Logical time (number of assignments so far) of the last assignment, for eviction.
     last_used: u64,
     /// Ids that resolve to this pattern, oldest first.
     aliases: Vec<u64>,
+    /// An upper bound of the bytes this pattern takes in [`Engine::to_bytes`].
+    wire_bytes: usize,
 }
 
 impl Entry {
     fn refresh_derived(&mut self) {
         self.constants = self.tokens.iter().filter(|t| matches!(t.token, Token::Text(_))).count();
-        self.keys = self.tokens.iter().map(|t| TokenKey::of(&t.token)).collect();
+        self.bounds.clear();
+        self.keys.clear();
+        for (i, t) in self.tokens.iter().enumerate() {
+            let start = i == 0 || t.space_before || is_separator(&t.token) || is_separator(&self.tokens[i - 1].token);
+            if start {
+                self.bounds.push(i as u32);
+            }
+            self.keys.push(TokenKey::of(&t.token, start));
+        }
+        self.bounds.push(self.tokens.len() as u32);
+        self.chunk_hashes.clear();
+        self.variable_ok.clear();
+        for w in self.bounds.windows(2) {
+            let (a, b) = (w[0] as usize, w[1] as usize);
+            self.chunk_hashes.push(chunk_hash(self.keys[a..b].iter().map(|k| k.hash())));
+            self.variable_ok.push(self.tokens[a..b].iter().any(|t| t.token.is_generalisable()));
+        }
         self.pattern.template = render(&self.tokens);
+        self.wire_bytes = self.wire_bound();
     }
+
+    fn chunk(&self, c: usize) -> &[TemplateToken] {
+        &self.tokens[self.bounds[c] as usize..self.bounds[c + 1] as usize]
+    }
+
+    fn chunk_count(&self) -> usize {
+        self.chunk_hashes.len()
+    }
+
+    /// Postcard writes a `u64` in at most 10 bytes and a length in at most 5 (for these sizes, 3).
+    fn wire_bound(&self) -> usize {
+        const NUMBER: usize = 10;
+        const LENGTH: usize = 3;
+        let tokens: usize = self
+            .tokens
+            .iter()
+            .map(|t| match &t.token {
+                Token::Text(text) => 1 + LENGTH + text.len(),
+                Token::Slot(_) => 2,
+            })
+            .sum();
+        let samples: usize = self.pattern.sample_issue_ids.iter().map(|s| LENGTH + s.len()).sum();
+        // id, count, first and last seen, last used; three lengths; the aliases.
+        5 * NUMBER + 3 * LENGTH + tokens + samples + NUMBER * self.aliases.len()
+    }
+}
+
+/// The body separator is a chunk of its own.
+fn is_separator(token: &Token) -> bool {
+    matches!(token, Token::Text(text) if &**text == lexer::BODY_SEPARATOR)
 }
 
 fn render(tokens: &[TemplateToken]) -> String {
@@ -362,70 +480,175 @@ fn short_le_word(bytes: &[u8]) -> u64 {
     }
 }
 
-fn lexeme_hash(l: &Lexeme<'_>) -> u64 {
-    match l.class {
-        Class::Slot(_) => SLOT_HASH,
-        Class::Word | Class::Punct => hash_text(l.text),
+/// Mixed into the hash of a token that starts a chunk, so that equal hashes mean equal chunking.
+const START_SALT: u64 = 0x2545_f491_4f6c_dd1d;
+
+const fn salted(hash: u64, start: bool) -> u64 {
+    if start {
+        hash ^ START_SALT
+    } else {
+        hash
     }
 }
 
-fn signature(hashes: &[u64]) -> u64 {
-    fmix(hashes.iter().fold(hashes.len() as u64, |h, &x| mix(h, x)))
+fn chunk_hash(hashes: impl Iterator<Item = u64>) -> u64 {
+    fmix(hashes.fold(0x243f_6a88_85a3_08d3, mix))
 }
 
-/// A template token as matching sees it: a constant by the hash of its text.
+/// A template token as matching sees it: a constant by the hash of its text (salted when it
+/// starts a chunk), a slot by whether it starts a chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TokenKey {
     Constant(u64),
-    Slot,
+    Slot(bool),
 }
 
 impl TokenKey {
-    fn of(token: &Token) -> TokenKey {
+    fn of(token: &Token, start: bool) -> TokenKey {
         match token {
-            Token::Text(text) => TokenKey::Constant(hash_text(text)),
-            Token::Slot(_) => TokenKey::Slot,
+            Token::Text(text) => TokenKey::Constant(salted(hash_text(text), start)),
+            Token::Slot(_) => TokenKey::Slot(start),
+        }
+    }
+
+    /// What a record's token that this key equals hashes to (see [`Record::hashes`]).
+    fn hash(self) -> u64 {
+        match self {
+            TokenKey::Constant(hash) => hash,
+            TokenKey::Slot(start) => salted(SLOT_HASH, start),
         }
     }
 }
 
-/// A constant accepts only itself; a slot accepts any value or word, never punctuation.
-/// `hashes` are the lexemes' [`lexeme_hash`]es.
-fn accepts(keys: &[TokenKey], lexemes: &[Lexeme<'_>], hashes: &[u64]) -> bool {
-    keys.len() == lexemes.len()
-        && keys.iter().zip(lexemes).zip(hashes).all(|((key, l), &hash)| match (key, l.class) {
-            (TokenKey::Constant(constant), Class::Word | Class::Punct) => *constant == hash,
-            (TokenKey::Constant(_), Class::Slot(_)) => false,
-            (TokenKey::Slot, Class::Punct) => false,
-            (TokenKey::Slot, _) => true,
-        })
+/// The record being assigned, in the forms matching needs. Kept between calls to reuse buffers.
+#[derive(Clone, Debug, Default)]
+struct Record {
+    /// Per token: the hash of its text (or [`SLOT_HASH`] for a value), salted when it starts a
+    /// chunk — the same as [`TokenKey::hash`] of a template token equal to it.
+    hashes: Vec<u64>,
+    /// Per token: [`PUNCT`], [`WORD`] or [`VALUE`], with [`START`] when it starts a chunk.
+    kinds: Vec<u8>,
+    /// The first token of each chunk, then the token count.
+    bounds: Vec<u32>,
+    chunk_hashes: Vec<u64>,
 }
 
-/// The candidate bucket of templates (or records) of `len` tokens whose first token is `first`
-/// (`None` for a slot). Buckets whose keys collide merely share a list: every candidate is
-/// checked in full.
-fn bucket_key(len: usize, first: Option<u64>) -> u64 {
-    fmix(mix(mix(len as u64, u64::from(first.is_some())), first.unwrap_or(0)))
-}
+const PUNCT: u8 = 0;
+const WORD: u8 = 1;
+const VALUE: u8 = 2;
+const KIND: u8 = 3;
+const START: u8 = 4;
 
-/// The buckets a record's templates can be in: a first word may meet a constant or a slot,
-/// punctuation only a constant, a value only a slot.
-fn record_buckets(lexemes: &[Lexeme<'_>], hashes: &[u64]) -> [Option<u64>; 2] {
-    let len = lexemes.len();
-    match lexemes.first().map(|l| l.class) {
-        None => [Some(bucket_key(0, None)), None],
-        Some(Class::Word) => [Some(bucket_key(len, Some(hashes[0]))), Some(bucket_key(len, None))],
-        Some(Class::Punct) => [Some(bucket_key(len, Some(hashes[0]))), None],
-        Some(Class::Slot(_)) => [Some(bucket_key(len, None)), None],
+impl Record {
+    fn fill(&mut self, lexemes: &[Lexeme<'_>]) {
+        self.hashes.clear();
+        self.kinds.clear();
+        self.bounds.clear();
+        self.chunk_hashes.clear();
+        let mut previous_separator = false;
+        for (i, l) in lexemes.iter().enumerate() {
+            let separator = l.class == Class::Punct && l.text == lexer::BODY_SEPARATOR;
+            let start = i == 0 || l.space_before || separator || previous_separator;
+            previous_separator = separator;
+            let (hash, kind) = match l.class {
+                Class::Slot(_) => (SLOT_HASH, VALUE),
+                Class::Word => (hash_text(l.text), WORD),
+                Class::Punct => (hash_text(l.text), PUNCT),
+            };
+            if start {
+                self.bounds.push(i as u32);
+            }
+            self.hashes.push(salted(hash, start));
+            self.kinds.push(kind | if start { START } else { 0 });
+        }
+        self.bounds.push(lexemes.len() as u32);
+        for w in self.bounds.windows(2) {
+            self.chunk_hashes.push(chunk_hash(self.hashes[w[0] as usize..w[1] as usize].iter().copied()));
+        }
+    }
+
+    fn signature(&self) -> u64 {
+        fmix(self.hashes.iter().fold(self.hashes.len() as u64, |h, &x| mix(h, x)))
+    }
+
+    fn chunk_count(&self) -> usize {
+        self.chunk_hashes.len()
     }
 }
 
-fn template_bucket(keys: &[TokenKey]) -> u64 {
-    let first = keys.first().and_then(|key| match key {
-        TokenKey::Constant(hash) => Some(*hash),
-        TokenKey::Slot => None,
-    });
-    bucket_key(keys.len(), first)
+/// Whether a template (`keys`, chunk `bounds`) accepts the record.
+fn accepts(keys: &[TokenKey], bounds: &[u32], record: &Record) -> bool {
+    if keys.len() == record.hashes.len() && accepts_aligned(keys, &record.hashes, &record.kinds) {
+        return true;
+    }
+    if bounds.len() != record.bounds.len() || keys.iter().all(|k| matches!(k, TokenKey::Constant(_))) {
+        return false;
+    }
+    bounds.windows(2).zip(record.bounds.windows(2)).all(|(t, r)| {
+        let keys = &keys[t[0] as usize..t[1] as usize];
+        let (from, to) = (r[0] as usize, r[1] as usize);
+        let (hashes, kinds) = (&record.hashes[from..to], &record.kinds[from..to]);
+        (keys.len() == hashes.len() && accepts_aligned(keys, hashes, kinds)) || accepts_chunk(keys, hashes, kinds)
+    })
+}
+
+/// Token by token: a constant accepts only itself, a slot one word or value at the same chunking.
+#[inline]
+fn accepts_aligned(keys: &[TokenKey], hashes: &[u64], kinds: &[u8]) -> bool {
+    keys.iter().zip(hashes).zip(kinds).all(|((key, &hash), &kind)| match *key {
+        TokenKey::Constant(constant) => constant == hash && kind & KIND != VALUE,
+        TokenKey::Slot(start) => kind & KIND != PUNCT && (kind & START != 0) == start,
+    })
+}
+
+/// One chunk, where a slot may take any run of the record's tokens, empty or holding at least
+/// one word or value (never punctuation alone). Dynamic programming over (template prefix,
+/// record prefix); the first token of each side carries the chunk-start salt, removed here.
+fn accepts_chunk(keys: &[TokenKey], hashes: &[u64], kinds: &[u8]) -> bool {
+    let n = hashes.len();
+    if n > 64 {
+        return false;
+    }
+    // Bit j of a row: the template prefix matches the first j record tokens.
+    let mut row: u128 = 1;
+    // substantive[j]: tokens before j that are not punctuation.
+    let mut substantive = [0u8; 65];
+    for j in 0..n {
+        substantive[j + 1] = substantive[j] + u8::from(kinds[j] & KIND != PUNCT);
+    }
+    let unsalted = |hash: u64, at: usize| if at == 0 { hash ^ START_SALT } else { hash };
+    for (i, key) in keys.iter().enumerate() {
+        let mut next: u128 = 0;
+        match *key {
+            TokenKey::Constant(constant) => {
+                let constant = unsalted(constant, i);
+                for j in 0..n {
+                    if row >> j & 1 == 1 && kinds[j] & KIND != VALUE && unsalted(hashes[j], j) == constant {
+                        next |= 1 << (j + 1);
+                    }
+                }
+            }
+            TokenKey::Slot(_) => {
+                // Reachable: the same prefix (empty run), or an earlier one with fewer
+                // substantive tokens before it (a run holding at least one).
+                let mut least: Option<u8> = None;
+                for (j, &before) in substantive[..=n].iter().enumerate() {
+                    let matched = row >> j & 1 == 1;
+                    if matched || least.is_some_and(|l| l < before) {
+                        next |= 1 << j;
+                    }
+                    if matched {
+                        least = Some(least.map_or(before, |l| l.min(before)));
+                    }
+                }
+            }
+        }
+        row = next;
+        if row == 0 {
+            return false;
+        }
+    }
+    row >> n & 1 == 1
 }
 
 /// What matching needs of a live template, copied into the index so that scanning candidates
@@ -435,6 +658,7 @@ struct Candidate {
     id: u64,
     constants: usize,
     keys: Box<[TokenKey]>,
+    bounds: Box<[u32]>,
 }
 
 impl Candidate {
@@ -445,73 +669,27 @@ impl Candidate {
     }
 }
 
-fn agree_except(a: &[TemplateToken], b: &[TemplateToken], hole: usize) -> bool {
-    a.len() == b.len() && a.iter().zip(b).enumerate().all(|(i, (x, y))| i == hole || x.token.same_shape(&y.token))
+/// The list a template with a fully constant chunk is found in: its chunk count, and the
+/// position and hash of its first such chunk (preferring one with a word over punctuation).
+fn anchor_key(chunks: usize, position: usize, hash: u64) -> u64 {
+    fmix(mix(mix(chunks as u64, position as u64 + 1), hash))
 }
 
-/// For each generalisable position, a key shared by all templates that are equal everywhere else.
-/// `keys` are the tokens' [`TokenKey`]s (a slot hashes as [`SLOT_HASH`]).
-fn hole_keys(tokens: &[TemplateToken], keys: &[TokenKey]) -> Vec<(usize, u64)> {
-    debug_assert!(tokens.iter().zip(keys).all(|(t, k)| TokenKey::of(&t.token) == *k));
-    let n = tokens.len();
-    let hash = |i: usize| match keys[i] {
-        TokenKey::Constant(hash) => hash,
-        TokenKey::Slot => SLOT_HASH,
+/// The list of templates of `chunks` chunks none of which is fully constant.
+fn unanchored_key(chunks: usize) -> u64 {
+    fmix(mix(chunks as u64, 0))
+}
+
+fn template_anchor(entry: &Entry) -> u64 {
+    let constant = |c: &usize| {
+        let (a, b) = (entry.bounds[*c] as usize, entry.bounds[*c + 1] as usize);
+        entry.keys[a..b].iter().all(|k| matches!(k, TokenKey::Constant(_)))
     };
-    let mut suffix = vec![0x1319_8a2e_0370_7344u64; n + 1];
-    for i in (0..n).rev() {
-        suffix[i] = mix(suffix[i + 1], hash(i));
-    }
-    // The leading word names the event (a verb, a component, an event key), as in Drain's
-    // prefix tree: it is never generalised by the clusterer, only by masking.
-    let event_key = tokens.iter().position(|t| matches!(&t.token, Token::Text(_)) && t.token.is_generalisable());
-    let mut prefix = 0x243f_6a88_85a3_08d3u64;
-    let mut holes = Vec::new();
-    for (p, token) in tokens.iter().enumerate() {
-        if Some(p) != event_key && token.token.is_generalisable() {
-            holes.push((p, fmix(prefix ^ suffix[p + 1].rotate_left(29) ^ ((p as u64) << 32 | n as u64))));
-        }
-        prefix = mix(prefix, hash(p));
-    }
-    holes
-}
-
-/// The ids of the live templates that share a hole key, ascending. Most keys belong to a single
-/// template; it is kept inline rather than in a one-element `Vec`, which cost an allocation for
-/// every generalisable position of every new template.
-#[derive(Clone, Debug)]
-enum HoleIds {
-    One([u64; 1]),
-    Many(Vec<u64>),
-}
-
-impl HoleIds {
-    fn as_slice(&self) -> &[u64] {
-        match self {
-            HoleIds::One(id) => id,
-            HoleIds::Many(ids) => ids,
-        }
-    }
-
-    fn insert(&mut self, id: u64) {
-        if let HoleIds::One([only]) = *self {
-            *self = HoleIds::Many(vec![only]);
-        }
-        if let HoleIds::Many(ids) = self {
-            let at = ids.partition_point(|&x| x < id);
-            ids.insert(at, id);
-        }
-    }
-
-    /// Removes `id`; returns whether no id is left.
-    fn remove(&mut self, id: u64) -> bool {
-        match self {
-            HoleIds::One([only]) => *only == id,
-            HoleIds::Many(ids) => {
-                ids.retain(|&x| x != id);
-                ids.is_empty()
-            }
-        }
+    let chunks = entry.chunk_count();
+    let chosen = (0..chunks).filter(constant).find(|&c| entry.variable_ok[c]).or_else(|| (0..chunks).find(constant));
+    match chosen {
+        Some(c) => anchor_key(chunks, c, entry.chunk_hashes[c]),
+        None => unanchored_key(chunks),
     }
 }
 
@@ -523,15 +701,19 @@ struct Index {
     /// Bumped whenever anything that `to_bytes` writes changes other than counters, samples and
     /// recency: a template is created, generalised, widened, merged or evicted.
     revision: u64,
-    /// Live templates by [`template_bucket`], each list in [`Candidate::precedes`] order.
+    /// Live templates by [`template_anchor`], each list in [`Candidate::precedes`] order.
     candidates: FastMap<u64, Vec<Candidate>>,
-    /// Live templates by [`hole_keys`].
-    holes: FastMap<u64, HoleIds>,
+    /// Live template ids by chunk count, ascending.
+    by_chunks: FastMap<u64, Vec<u64>>,
     memo: FastMap<u64, (u64, u64)>,
-    /// Per-token hashes of the record being assigned, kept between calls to save an allocation.
-    scratch_hashes: Vec<u64>,
+    /// The record being assigned, kept between calls to save allocations.
+    record: Record,
     /// The lexeme buffer, empty between calls; see [`recycle`].
     scratch_lexemes: Vec<Lexeme<'static>>,
+}
+
+fn count_key(chunks: usize) -> u64 {
+    fmix(chunks as u64 ^ 0x5851_f42d_4c95_7f2d)
 }
 
 /// Hands an emptied buffer of lexemes to a caller with another lifetime, keeping its allocation:
@@ -542,14 +724,91 @@ fn recycle<'from, 'to>(mut lexemes: Vec<Lexeme<'from>>) -> Vec<Lexeme<'to>> {
     lexemes.into_iter().map(|_| unreachable!("the buffer is empty")).collect()
 }
 
+/// Whether template `general` accepts everything template `specific` does (same chunk count).
+fn covers(general: &Entry, specific: &Entry) -> bool {
+    general.chunk_hashes.iter().zip(&specific.chunk_hashes).enumerate().all(|(c, (a, b))| {
+        a == b || {
+            let (g, s) = (general.chunk(c), specific.chunk(c));
+            g.iter().any(|t| matches!(t.token, Token::Slot(_)))
+                && generalise_pair(g, s).is_some_and(|joined| {
+                    joined.len() == g.len() && joined.iter().zip(g).all(|(x, y)| x.token.same_shape(&y.token))
+                })
+        }
+    })
+}
+
+/// The generalisation of chunks (each a template's tokens for one chunk): tokens equal in all
+/// stay, the rest become slots. `None` when some chunk would have to give up punctuation alone.
+fn generalise_chunks(chunks: &[&[TemplateToken]]) -> Option<Vec<TemplateToken>> {
+    let mut general = chunks[0].to_vec();
+    for chunk in &chunks[1..] {
+        general = generalise_pair(&general, chunk)?;
+    }
+    Some(general)
+}
+
+fn generalise_pair(a: &[TemplateToken], b: &[TemplateToken]) -> Option<Vec<TemplateToken>> {
+    let joined = |x: &TemplateToken, y: &TemplateToken| -> TemplateToken {
+        let token = match (&x.token, &y.token) {
+            (Token::Slot(p), Token::Slot(q)) => Token::Slot(p.join(*q)),
+            (Token::Text(p), Token::Text(q)) if p == q => x.token.clone(),
+            (Token::Slot(_), _) | (_, Token::Slot(_)) | (Token::Text(_), Token::Text(_)) => Token::Slot(SlotKind::Any),
+        };
+        TemplateToken { token, space_before: x.space_before }
+    };
+    let aligned = a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.token.same_shape(&y.token) || (x.token.is_generalisable() && y.token.is_generalisable()));
+    let mut out: Vec<TemplateToken> = if aligned {
+        a.iter().zip(b).map(|(x, y)| joined(x, y)).collect()
+    } else {
+        let n = a.len().min(b.len());
+        let prefix = a.iter().zip(b).take_while(|(x, y)| x.token.same_shape(&y.token)).count().min(n);
+        let suffix = a
+            .iter()
+            .rev()
+            .zip(b.iter().rev())
+            .take(n - prefix)
+            .take_while(|(x, y)| x.token.same_shape(&y.token))
+            .count();
+        let (middle_a, middle_b) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
+        let punctuation_only = |m: &[TemplateToken]| !m.is_empty() && m.iter().all(|t| !t.token.is_generalisable());
+        if punctuation_only(middle_a) || punctuation_only(middle_b) {
+            return None;
+        }
+        let mut out: Vec<TemplateToken> = a[..prefix].iter().zip(b).map(|(x, y)| joined(x, y)).collect();
+        let space_before = if prefix == 0 { a[0].space_before } else { false };
+        out.push(TemplateToken { token: Token::Slot(SlotKind::Any), space_before });
+        out.extend(a[a.len() - suffix..].iter().zip(&b[b.len() - suffix..]).map(|(x, y)| joined(x, y)));
+        out
+    };
+    // Adjacent slots inside a chunk accept what one slot accepts: keep one.
+    let mut i = 1;
+    while i < out.len() {
+        if let (Token::Slot(p), Token::Slot(q)) = (&out[i - 1].token, &out[i].token) {
+            let kind = p.join(*q);
+            out[i - 1].token = Token::Slot(if p == q { kind } else { SlotKind::Any });
+            out.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(into = "wire::EngineWire", try_from = "wire::EngineWire")]
 pub struct Engine {
     max_patterns: usize,
+    max_state_bytes: usize,
+    config: Config,
     next_id: u64,
     clock: u64,
     patterns: PatternMap,
     aliases: BTreeMap<u64, u64>,
+    /// Sum of the live patterns' [`Entry::wire_bytes`].
+    pattern_bytes: usize,
     index: Index,
 }
 
@@ -559,25 +818,52 @@ impl Default for Engine {
     }
 }
 
+/// An upper bound of [`Engine::to_bytes`] beyond the patterns: magic, version, four numbers, a length.
+const WIRE_HEADER_BYTES: usize = 5 + 4 * 10 + 5;
+
 impl Engine {
     pub fn new() -> Self {
-        Engine::with_capacity_limit(DEFAULT_MAX_PATTERNS)
+        Engine::with_limits(DEFAULT_MAX_PATTERNS, DEFAULT_MAX_STATE_BYTES)
     }
 
     /// At most `max_patterns` (at least 1) live patterns; the least recently assigned is evicted.
     pub fn with_capacity_limit(max_patterns: usize) -> Self {
+        Engine::with_limits(max_patterns, DEFAULT_MAX_STATE_BYTES)
+    }
+
+    /// At most `max_patterns` (at least 1) live patterns and at most `max_state_bytes` (at least
+    /// [`MIN_MAX_STATE_BYTES`]) of serialized state; the least recently assigned are evicted.
+    pub fn with_limits(max_patterns: usize, max_state_bytes: usize) -> Self {
         Engine {
             max_patterns: max_patterns.max(1),
+            max_state_bytes: max_state_bytes.max(MIN_MAX_STATE_BYTES),
+            config: Config::default(),
             next_id: 1,
             clock: 0,
             patterns: PatternMap::default(),
             aliases: BTreeMap::new(),
+            pattern_bytes: 0,
             index: Index::default(),
         }
     }
 
+    /// The same engine deciding with `config` (not serialized: [`Engine::from_bytes`] gives the
+    /// default configuration).
+    pub fn with_config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    pub fn config(&self) -> Config {
+        self.config
+    }
+
     pub fn max_patterns(&self) -> usize {
         self.max_patterns
+    }
+
+    pub fn max_state_bytes(&self) -> usize {
+        self.max_state_bytes
     }
 
     /// Number of live patterns.
@@ -594,6 +880,11 @@ impl Engine {
         self.aliases.len()
     }
 
+    /// An upper bound of `to_bytes().len()`, kept at most [`Engine::max_state_bytes`].
+    pub fn state_bytes_bound(&self) -> usize {
+        WIRE_HEADER_BYTES + self.pattern_bytes
+    }
+
     /// Changes whenever a call changed the templates (created, generalised, widened, merged or
     /// evicted one), as opposed to only counting a hit. A caller that persists the state can
     /// save it when this moves and batch the saving of mere hits. Not serialized: compare
@@ -606,11 +897,9 @@ impl Engine {
         self.clock += 1;
         let mut lexemes = recycle(std::mem::take(&mut self.index.scratch_lexemes));
         lexer::lex_record(title, body, &mut lexemes);
-        let mut hashes = std::mem::take(&mut self.index.scratch_hashes);
-        hashes.clear();
-        hashes.extend(lexemes.iter().map(lexeme_hash));
-        let sig = signature(&hashes);
-        let assignment = match self.find_template(sig, &lexemes, &hashes) {
+        let mut record = std::mem::take(&mut self.index.record);
+        record.fill(&lexemes);
+        let assignment = match self.find_template(&record) {
             Some(id) => Assignment { pattern_id: PatternId(id), is_new: false, merged_from: Vec::new() },
             None => {
                 let newborn = self.create(&lexemes, at_unix_ms);
@@ -626,9 +915,9 @@ impl Engine {
                 }
             }
         };
-        self.record_hit(assignment.pattern_id.0, &lexemes, issue_id, at_unix_ms);
+        self.record_hit(assignment.pattern_id.0, &lexemes, &record, issue_id, at_unix_ms);
         self.evict_over_capacity();
-        self.index.scratch_hashes = hashes;
+        self.index.record = record;
         self.index.scratch_lexemes = recycle(lexemes);
         assignment
     }
@@ -657,24 +946,29 @@ impl Engine {
         wire::decode(bytes)
     }
 
-    fn find_template(&mut self, sig: u64, lexemes: &[Lexeme<'_>], hashes: &[u64]) -> Option<u64> {
+    fn find_template(&mut self, record: &Record) -> Option<u64> {
+        let sig = record.signature();
         if let Some(&(generation, id)) = self.index.memo.get(&sig) {
             if generation == self.index.generation {
                 if let Some(entry) = self.patterns.get(&id) {
-                    if accepts(&entry.keys, lexemes, hashes) {
+                    if accepts(&entry.keys, &entry.bounds, record) {
                         return Some(id);
                     }
                 }
             }
         }
-        // The most specific template that accepts the record (most constants, then the oldest).
+        // The most specific template that accepts the record (most constants, then the oldest),
+        // among those anchored at any of the record's chunks and those with no constant chunk.
+        let chunks = record.chunk_count();
         let mut best: Option<(usize, u64)> = None;
-        for bucket in record_buckets(lexemes, hashes).into_iter().flatten() {
-            for candidate in self.index.candidates.get(&bucket).map(Vec::as_slice).unwrap_or_default() {
+        let lists = std::iter::once(unanchored_key(chunks))
+            .chain(record.chunk_hashes.iter().enumerate().map(|(c, &hash)| anchor_key(chunks, c, hash)));
+        for list in lists {
+            for candidate in self.index.candidates.get(&list).map(Vec::as_slice).unwrap_or_default() {
                 if best.is_some_and(|(constants, id)| !candidate.precedes(constants, id)) {
                     break;
                 }
-                if accepts(&candidate.keys, lexemes, hashes) {
+                if accepts(&candidate.keys, &candidate.bounds, record) {
                     best = Some((candidate.constants, candidate.id));
                     break;
                 }
@@ -717,78 +1011,187 @@ impl Engine {
             tokens,
             constants: 0,
             keys: Vec::new(),
+            bounds: Vec::new(),
+            chunk_hashes: Vec::new(),
+            variable_ok: Vec::new(),
             last_used: self.clock,
             aliases: Vec::new(),
+            wire_bytes: 0,
         };
         entry.refresh_derived();
+        self.pattern_bytes += entry.wire_bytes;
         self.patterns.insert(id, entry);
         self.index_insert(id);
         id
     }
 
-    /// Merges templates that differ from `start` only in a position judged variable, repeatedly,
-    /// and returns the final survivor with every id absorbed on the way.
+    /// Merges templates that differ from `start` only in chunks judged variable, repeatedly, and
+    /// returns the final survivor with every id absorbed on the way.
     fn settle(&mut self, start: u64) -> (u64, Vec<u64>) {
         let mut current = start;
         let mut absorbed = Vec::new();
-        while let Some((hole, siblings)) = self.variable_position(current) {
+        while let Some((holes, siblings)) = self.variable_chunks(current) {
             let survivor = *siblings.iter().min().expect("at least two siblings");
+            let general: Vec<Vec<TemplateToken>> = holes
+                .iter()
+                .map(|&c| {
+                    let chunks: Vec<&[TemplateToken]> = siblings.iter().map(|id| self.patterns[id].chunk(c)).collect();
+                    generalise_chunks(&chunks).expect("checked by variable_chunks")
+                })
+                .collect();
             for &victim in siblings.iter().filter(|&&id| id != survivor) {
                 self.absorb(survivor, victim);
                 absorbed.push(victim);
             }
-            self.generalise(survivor, hole);
-            current = survivor;
+            self.generalise(survivor, &holes, general);
+            current = self.absorb_covered(survivor, &mut absorbed);
         }
         (current, absorbed)
     }
 
-    /// The first position at which template `id` and the templates equal to it everywhere else
-    /// (its siblings, `id` included) show a variable, with those siblings.
-    fn variable_position(&self, id: u64) -> Option<(usize, Vec<u64>)> {
-        let entry = &self.patterns[&id];
-        for (hole, key) in hole_keys(&entry.tokens, &entry.keys) {
-            let Some(candidates) = self.index.holes.get(&key).map(HoleIds::as_slice) else { continue };
-            if candidates.len() < 2 {
-                continue;
+    /// Merges into `general` the templates that it now accepts whole (they may differ from it in
+    /// more chunks than siblings do: it grew more general in steps); the oldest of them survives,
+    /// with `general`'s tokens. Returns the survivor.
+    fn absorb_covered(&mut self, general: u64, absorbed: &mut Vec<u64>) -> u64 {
+        let entry = &self.patterns[&general];
+        let covered: Vec<u64> = self
+            .index
+            .by_chunks
+            .get(&count_key(entry.chunk_count()))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .copied()
+            .filter(|&other| other != general && covers(entry, &self.patterns[&other]))
+            .collect();
+        let Some(&oldest) = covered.first().filter(|&&oldest| oldest < general) else {
+            for victim in covered {
+                self.absorb(general, victim);
+                absorbed.push(victim);
             }
-            let siblings: Vec<u64> = candidates
-                .iter()
-                .copied()
-                .filter(|id| agree_except(&entry.tokens, &self.patterns[id].tokens, hole))
-                .collect();
-            if siblings.len() < 2 {
-                continue;
-            }
-            let mut has_slot = false;
-            let mut distinct: Vec<&str> = Vec::new();
-            for id in &siblings {
-                match &self.patterns[id].tokens[hole].token {
-                    Token::Slot(_) => has_slot = true,
-                    Token::Text(text) => {
-                        if !distinct.contains(&&**text) {
-                            distinct.push(text);
-                        }
-                    }
-                }
-            }
-            if !has_slot && distinct.len() < DISTINCT_VALUES_FOR_VARIABLE {
-                continue;
-            }
-            return Some((hole, siblings));
+            return general;
+        };
+        let tokens = self.patterns[&general].tokens.clone();
+        for victim in covered.into_iter().chain([general]).filter(|&id| id != oldest) {
+            self.absorb(oldest, victim);
+            absorbed.push(victim);
         }
-        None
+        self.index_remove(oldest);
+        let entry = self.patterns.get_mut(&oldest).expect("live survivor");
+        entry.tokens = tokens;
+        let before = entry.wire_bytes;
+        entry.refresh_derived();
+        self.pattern_bytes = self.pattern_bytes - before + entry.wire_bytes;
+        self.index_insert(oldest);
+        oldest
     }
 
-    fn generalise(&mut self, id: u64, hole: usize) {
+    /// The chunks at which template `id` and the templates equal to it everywhere else (its
+    /// siblings, `id` included) show variables, with those siblings: the smallest such set of
+    /// chunks, then the one with most siblings, then the first in chunk order.
+    fn variable_chunks(&self, id: u64) -> Option<(Vec<usize>, Vec<u64>)> {
+        let entry = &self.patterns[&id];
+        let chunks = entry.chunk_count();
+        let allowed = self.config.allowed_differing(chunks);
+        if allowed == 0 {
+            return None;
+        }
+        let mut differing: Vec<(u64, Vec<usize>)> = Vec::new();
+        for &other in self.index.by_chunks.get(&count_key(chunks)).map(Vec::as_slice).unwrap_or_default() {
+            if other == id {
+                continue;
+            }
+            let o = &self.patterns[&other];
+            let mut holes = Vec::new();
+            let fits = entry.chunk_hashes.iter().zip(&o.chunk_hashes).enumerate().all(|(c, (a, b))| {
+                if a == b {
+                    return true;
+                }
+                holes.push(c);
+                holes.len() <= allowed && entry.variable_ok[c] && o.variable_ok[c]
+            });
+            if fits {
+                differing.push((other, holes));
+            }
+        }
+        if differing.is_empty() {
+            return None;
+        }
+        let mut hole_sets: Vec<&Vec<usize>> = differing.iter().map(|(_, holes)| holes).collect();
+        hole_sets.sort();
+        hole_sets.dedup();
+        let mut best: Option<(Vec<usize>, Vec<u64>)> = None;
+        for holes in hole_sets {
+            if best.as_ref().is_some_and(|(b, _)| b.len() < holes.len()) {
+                continue;
+            }
+            let mut siblings: Vec<u64> = differing
+                .iter()
+                .filter(|(_, h)| h.iter().all(|c| holes.contains(c)))
+                .map(|&(other, _)| other)
+                .chain([id])
+                .collect();
+            if siblings.len() < 2
+                || best.as_ref().is_some_and(|(b, s)| b.len() == holes.len() && s.len() >= siblings.len())
+            {
+                continue;
+            }
+            if holes.iter().all(|&c| self.is_variable(&siblings, c)) && self.keeps_a_word(&siblings, holes) {
+                siblings.sort_unstable();
+                best = Some((holes.clone(), siblings));
+            }
+        }
+        best
+    }
+
+    /// Whether the siblings' chunk `c` is a variable: one of them already accepts all the others'
+    /// values there, or it has taken [`Config::distinct_values`] distinct values.
+    fn is_variable(&self, siblings: &[u64], c: usize) -> bool {
+        let chunks: Vec<&[TemplateToken]> = siblings.iter().map(|id| self.patterns[id].chunk(c)).collect();
+        let Some(general) = generalise_chunks(&chunks) else { return false };
+        let general_hash = {
+            let bounds_start = true;
+            chunk_hash(general.iter().enumerate().map(|(i, t)| TokenKey::of(&t.token, i == 0 && bounds_start).hash()))
+        };
+        let mut distinct: Vec<u64> = siblings.iter().map(|id| self.patterns[id].chunk_hashes[c]).collect();
+        if distinct.contains(&general_hash) {
+            return true;
+        }
+        distinct.sort_unstable();
+        distinct.dedup();
+        distinct.len() >= self.config.distinct_values
+    }
+
+    /// Whether the siblings generalised at `holes` would keep a constant word: a template of
+    /// nothing but slots and punctuation says nothing about its event, and would swallow every
+    /// record of its shape.
+    fn keeps_a_word(&self, siblings: &[u64], holes: &[usize]) -> bool {
+        let entry = &self.patterns[&siblings[0]];
+        let word = |t: &TemplateToken| matches!(&t.token, Token::Text(_)) && t.token.is_generalisable();
+        (0..entry.chunk_count()).filter(|c| !holes.contains(c)).any(|c| entry.chunk(c).iter().any(word))
+            || holes.iter().any(|&c| {
+                let chunks: Vec<&[TemplateToken]> = siblings.iter().map(|id| self.patterns[id].chunk(c)).collect();
+                generalise_chunks(&chunks).is_some_and(|g| g.iter().any(word))
+            })
+    }
+
+    /// Replaces chunks `holes` of template `id` with `general` (one per hole).
+    fn generalise(&mut self, id: u64, holes: &[usize], general: Vec<Vec<TemplateToken>>) {
         self.index_remove(id);
         let entry = self.patterns.get_mut(&id).expect("live survivor");
-        let kind = match entry.tokens[hole].token {
-            Token::Slot(kind) => kind,
-            Token::Text(_) => SlotKind::Any,
-        };
-        entry.tokens[hole].token = Token::Slot(kind);
+        let mut general = general.into_iter();
+        let mut tokens = Vec::with_capacity(entry.tokens.len());
+        for c in 0..entry.chunk_count() {
+            if holes.contains(&c) {
+                tokens.extend(general.next().expect("one per hole"));
+            } else {
+                tokens.extend_from_slice(entry.chunk(c));
+            }
+        }
+        entry.tokens = tokens;
+        let before = entry.wire_bytes;
         entry.refresh_derived();
+        self.pattern_bytes = self.pattern_bytes - before + entry.wire_bytes;
         self.index_insert(id);
     }
 
@@ -796,7 +1199,9 @@ impl Engine {
     fn absorb(&mut self, survivor: u64, victim: u64) {
         self.index_remove(victim);
         let gone = self.patterns.remove(&victim).expect("live victim");
+        self.pattern_bytes -= gone.wire_bytes;
         let entry = self.patterns.get_mut(&survivor).expect("live survivor");
+        let before = entry.wire_bytes;
         let p = &mut entry.pattern;
         p.count += gone.pattern.count;
         p.first_seen_ms = p.first_seen_ms.min(gone.pattern.first_seen_ms);
@@ -806,12 +1211,13 @@ impl Engine {
                 p.sample_issue_ids.push(sample);
             }
         }
-        for (mine, theirs) in entry.tokens.iter_mut().zip(&gone.tokens) {
-            if let (Token::Slot(a), Token::Slot(b)) = (&mut mine.token, &theirs.token) {
-                *a = a.join(*b);
+        if entry.tokens.len() == gone.tokens.len() {
+            for (mine, theirs) in entry.tokens.iter_mut().zip(&gone.tokens) {
+                if let (Token::Slot(a), Token::Slot(b)) = (&mut mine.token, &theirs.token) {
+                    *a = a.join(*b);
+                }
             }
         }
-        entry.refresh_derived();
         entry.last_used = entry.last_used.max(gone.last_used);
         for alias in gone.aliases.iter().copied().chain([victim]) {
             self.aliases.insert(alias, survivor);
@@ -822,104 +1228,142 @@ impl Engine {
             let oldest = entry.aliases.remove(0);
             self.aliases.remove(&oldest);
         }
+        entry.refresh_derived();
+        self.pattern_bytes = self.pattern_bytes - before + entry.wire_bytes;
     }
 
     fn forget_alias(&mut self, id: u64) {
         if let Some(survivor) = self.aliases.remove(&id) {
             if let Some(entry) = self.patterns.get_mut(&survivor) {
                 entry.aliases.retain(|&a| a != id);
+                let before = entry.wire_bytes;
+                entry.wire_bytes = entry.wire_bound();
+                self.pattern_bytes = self.pattern_bytes - before + entry.wire_bytes;
             }
         }
     }
 
-    fn record_hit(&mut self, id: u64, lexemes: &[Lexeme<'_>], issue_id: Option<&str>, at_unix_ms: i64) {
+    fn record_hit(
+        &mut self,
+        id: u64,
+        lexemes: &[Lexeme<'_>],
+        record: &Record,
+        issue_id: Option<&str>,
+        at_unix_ms: i64,
+    ) {
         let entry = self.patterns.get_mut(&id).expect("assigned pattern is live");
         let p = &mut entry.pattern;
         p.count += 1;
         p.first_seen_ms = p.first_seen_ms.min(at_unix_ms);
         p.last_seen_ms = p.last_seen_ms.max(at_unix_ms);
+        let mut resized = false;
         if let Some(issue) = issue_id {
             if p.sample_issue_ids.len() < MAX_SAMPLES
                 && issue.len() <= MAX_SAMPLE_ID_BYTES
                 && !p.sample_issue_ids.iter().any(|s| s == issue)
             {
                 p.sample_issue_ids.push(issue.to_owned());
+                resized = true;
             }
         }
+        // Slot kinds follow what they have seen: token by token where the chunk lines up, and
+        // `<*>` where a slot took a run of tokens.
         let mut widened = false;
-        for (t, l) in entry.tokens.iter_mut().zip(lexemes) {
-            if let Token::Slot(kind) = &mut t.token {
-                let seen = match l.class {
-                    Class::Slot(k) => k,
-                    Class::Word | Class::Punct => SlotKind::Any,
-                };
-                if kind.join(seen) != *kind {
-                    *kind = SlotKind::Any;
-                    widened = true;
+        let aligned = entry.tokens.len() == lexemes.len();
+        for c in 0..entry.chunk_count() {
+            let (a, b) = (entry.bounds[c] as usize, entry.bounds[c + 1] as usize);
+            let (ra, rb) = (record.bounds[c] as usize, record.bounds[c + 1] as usize);
+            let lined_up = aligned || b - a == rb - ra;
+            for (i, t) in entry.tokens[a..b].iter_mut().enumerate() {
+                if let Token::Slot(kind) = &mut t.token {
+                    let seen = match lexemes.get(ra + i).map(|l| l.class) {
+                        Some(Class::Slot(k)) if lined_up => k,
+                        _ => SlotKind::Any,
+                    };
+                    if kind.join(seen) != *kind {
+                        *kind = SlotKind::Any;
+                        widened = true;
+                    }
                 }
             }
         }
+        entry.last_used = self.clock;
         if widened {
-            entry.refresh_derived();
+            entry.pattern.template = render(&entry.tokens);
             self.index.revision += 1;
         }
-        entry.last_used = self.clock;
+        if resized || widened {
+            let before = entry.wire_bytes;
+            entry.wire_bytes = entry.wire_bound();
+            self.pattern_bytes = self.pattern_bytes - before + entry.wire_bytes;
+        }
     }
 
-    /// Evicts the least recently assigned patterns. It frees a little more than the overflow
-    /// (1/32 of the capacity) so that the scan over all patterns is paid once per many creations
-    /// rather than on every one; the pattern just assigned is the most recent and always stays.
+    /// Evicts the least recently assigned patterns while there are more than `max_patterns` or
+    /// the state could exceed `max_state_bytes`. It frees a little more than the overflow (1/32
+    /// of the cap) so that the scan over all patterns is paid once per many creations rather
+    /// than on every one; the pattern just assigned is the most recent and always stays.
     fn evict_over_capacity(&mut self) {
-        if self.patterns.len() <= self.max_patterns {
+        let over_count = self.patterns.len() > self.max_patterns;
+        let over_bytes = self.state_bytes_bound() > self.max_state_bytes;
+        if !over_count && !over_bytes {
             return;
         }
         let keep = self.max_patterns - self.max_patterns / 32;
-        // Any order will do: the (last_used, id) pairs are distinct, so the coldest are the same
-        // set whichever way they are gathered, and they are sorted before removal.
+        let byte_target = self.max_state_bytes - self.max_state_bytes / 32;
+        // Any order will do: the (last_used, id) pairs are distinct, so sorting them gives one order.
         let mut by_age: Vec<(u64, u64)> =
             self.patterns.unordered_values().map(|e| (e.last_used, e.pattern.id.0)).collect();
-        let evict = by_age.len() - keep;
-        by_age.select_nth_unstable(evict - 1);
-        by_age.truncate(evict);
         by_age.sort_unstable();
+        let newest = by_age.pop();
         for (_, coldest) in by_age {
+            if self.patterns.len() <= keep && self.state_bytes_bound() <= byte_target {
+                break;
+            }
             self.index_remove(coldest);
             let gone = self.patterns.remove(&coldest).expect("live pattern");
+            self.pattern_bytes -= gone.wire_bytes;
             for alias in gone.aliases {
                 self.aliases.remove(&alias);
             }
         }
+        debug_assert!(newest.is_some());
     }
 
     fn index_insert(&mut self, id: u64) {
         let entry = &self.patterns[&id];
-        let candidates = self.index.candidates.entry(template_bucket(&entry.keys)).or_default();
+        let candidates = self.index.candidates.entry(template_anchor(entry)).or_default();
         let at = candidates.partition_point(|c| c.precedes(entry.constants, id));
-        candidates.insert(at, Candidate { id, constants: entry.constants, keys: entry.keys.as_slice().into() });
-        for (_, key) in hole_keys(&entry.tokens, &entry.keys) {
-            match self.index.holes.entry(key) {
-                MapEntry::Vacant(vacant) => {
-                    vacant.insert(HoleIds::One([id]));
-                }
-                MapEntry::Occupied(mut occupied) => occupied.get_mut().insert(id),
-            }
-        }
+        candidates.insert(
+            at,
+            Candidate {
+                id,
+                constants: entry.constants,
+                keys: entry.keys.as_slice().into(),
+                bounds: entry.bounds.as_slice().into(),
+            },
+        );
+        let same_count = self.index.by_chunks.entry(count_key(entry.chunk_count())).or_default();
+        let at = same_count.partition_point(|&x| x < id);
+        same_count.insert(at, id);
         self.index.generation += 1;
         self.index.revision += 1;
     }
 
     fn index_remove(&mut self, id: u64) {
         let entry = &self.patterns[&id];
-        let bucket = template_bucket(&entry.keys);
-        if let Some(candidates) = self.index.candidates.get_mut(&bucket) {
+        let anchor = template_anchor(entry);
+        if let Some(candidates) = self.index.candidates.get_mut(&anchor) {
             candidates.retain(|c| c.id != id);
             if candidates.is_empty() {
-                self.index.candidates.remove(&bucket);
+                self.index.candidates.remove(&anchor);
             }
         }
-        for (_, key) in hole_keys(&entry.tokens, &entry.keys) {
-            if self.index.holes.get_mut(&key).is_some_and(|ids| ids.remove(id)) {
-                self.index.holes.remove(&key);
+        let key = count_key(entry.chunk_count());
+        if let Some(ids) = self.index.by_chunks.get_mut(&key) {
+            ids.retain(|&x| x != id);
+            if ids.is_empty() {
+                self.index.by_chunks.remove(&key);
             }
         }
         self.index.generation += 1;
@@ -928,6 +1372,7 @@ impl Engine {
 
     fn rebuild_index(&mut self) {
         self.index = Index::default();
+        self.pattern_bytes = self.patterns.values().map(|e| e.wire_bytes).sum();
         let ids: Vec<u64> = self.patterns.keys().copied().collect();
         for id in ids {
             self.index_insert(id);

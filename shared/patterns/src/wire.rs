@@ -3,6 +3,10 @@
 //! `to_bytes` = `MAGIC` + `FORMAT_VERSION` + postcard (varint-based, stable 1.0 wire format) of
 //! [`EngineWire`]. The same `EngineWire` backs the serde implementation of `Engine`, so JSON (or
 //! any serde format) and the binary form carry identical information.
+//!
+//! Version 2 added the state's byte cap after the pattern cap; version 1 states (no byte cap)
+//! still decode, with the default cap. Templates of version 1 keep their tokens; a token or
+//! template longer than today's caps is kept as it was (it only ever shrinks by eviction).
 
 use std::fmt;
 
@@ -11,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::{lexer, Engine, Entry, Pattern, PatternId, SlotKind, TemplateToken, Token};
 
 const MAGIC: &[u8; 4] = b"CLPE";
-const FORMAT_VERSION: u8 = 1;
+const FORMAT_VERSION: u8 = 2;
+const FORMAT_VERSION_1: u8 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
@@ -41,6 +46,7 @@ impl std::error::Error for DecodeError {}
 #[derive(Serialize, Deserialize)]
 pub(crate) struct EngineWire {
     max_patterns: u64,
+    max_state_bytes: u64,
     next_id: u64,
     clock: u64,
     patterns: Vec<PatternWire>,
@@ -78,6 +84,7 @@ impl EngineWire {
     fn from_ref(engine: &Engine) -> Self {
         EngineWire {
             max_patterns: engine.max_patterns as u64,
+            max_state_bytes: engine.max_state_bytes as u64,
             next_id: engine.next_id,
             clock: engine.clock,
             patterns: engine
@@ -119,7 +126,8 @@ impl TryFrom<EngineWire> for Engine {
         if w.patterns.len() > max_patterns {
             return bad(format!("{} patterns exceed the limit {max_patterns}", w.patterns.len()));
         }
-        let mut engine = Engine::with_capacity_limit(max_patterns);
+        let max_state_bytes = usize::try_from(w.max_state_bytes).unwrap_or(usize::MAX);
+        let mut engine = Engine::with_limits(max_patterns, max_state_bytes);
         engine.next_id = w.next_id;
         engine.clock = w.clock;
         for p in w.patterns {
@@ -159,8 +167,12 @@ impl TryFrom<EngineWire> for Engine {
                 tokens,
                 constants: 0,
                 keys: Vec::new(),
+                bounds: Vec::new(),
+                chunk_hashes: Vec::new(),
+                variable_ok: Vec::new(),
                 last_used: p.last_used,
                 aliases: p.aliases,
+                wire_bytes: 0,
             };
             entry.refresh_derived();
             if engine.patterns.insert(p.id, entry).is_some() {
@@ -186,9 +198,32 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
 pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, DecodeError> {
     let payload = bytes.strip_prefix(MAGIC.as_slice()).ok_or(DecodeError::BadMagic)?;
     let (&version, payload) = payload.split_first().ok_or(DecodeError::BadMagic)?;
-    if version != FORMAT_VERSION {
-        return Err(DecodeError::UnsupportedVersion(version));
-    }
-    let wire: EngineWire = postcard::from_bytes(payload).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let malformed = |e: postcard::Error| DecodeError::Malformed(e.to_string());
+    let wire: EngineWire = match version {
+        FORMAT_VERSION => postcard::from_bytes(payload).map_err(malformed)?,
+        FORMAT_VERSION_1 => postcard::from_bytes::<EngineWireV1>(payload).map_err(malformed)?.into(),
+        _ => return Err(DecodeError::UnsupportedVersion(version)),
+    };
     Engine::try_from(wire)
+}
+
+/// Version 1: no byte cap.
+#[derive(Deserialize)]
+struct EngineWireV1 {
+    max_patterns: u64,
+    next_id: u64,
+    clock: u64,
+    patterns: Vec<PatternWire>,
+}
+
+impl From<EngineWireV1> for EngineWire {
+    fn from(v1: EngineWireV1) -> Self {
+        EngineWire {
+            max_patterns: v1.max_patterns,
+            max_state_bytes: crate::DEFAULT_MAX_STATE_BYTES as u64,
+            next_id: v1.next_id,
+            clock: v1.clock,
+            patterns: v1.patterns,
+        }
+    }
 }
