@@ -15,12 +15,13 @@
 //!
 //! Two texts are the same fix when the Jaccard similarity of their token sets is at least
 //! [`GROUP_SIMILARITY`]. A text joins the existing group it is most similar to (ties: the older
-//! group); a group's token set is its first text's and never drifts.
+//! group); a group's token set is its first text's and never drifts. A token set is kept as its
+//! canonical key, the sorted tokens joined by spaces (`"api pod restart"`).
 
 use serde::{Deserialize, Serialize};
 
 /// Distinct stems kept per fix text.
-pub const MAX_FIX_TOKENS: usize = 24;
+pub const MAX_FIX_TOKENS: usize = 16;
 /// Jaccard similarity of token sets at which two texts are one fix.
 pub const GROUP_SIMILARITY: f64 = 0.5;
 /// Characters kept of a fix text shown as a group's representative.
@@ -153,40 +154,80 @@ fn stem(word: &str) -> String {
 /// The canonical token set of a fix text: sorted, distinct, at most [`MAX_FIX_TOKENS`].
 /// Empty when the text says nothing beyond stopwords and numbers.
 pub fn fix_tokens(text: &str) -> Vec<String> {
-    let mut words = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).peekable();
-    let mut tokens: Vec<String> = Vec::new();
-    let mut word = String::new();
+    let mut t = Tokenizer { tokens: Vec::new(), word: String::new(), roll: false };
     // Lazy: a long text is read only as far as its first MAX_FIX_TOKENS distinct stems.
-    while let Some(raw) = words.next() {
-        if tokens.len() >= MAX_FIX_TOKENS {
-            break;
-        }
-        word.clear();
-        if raw.is_ascii() {
-            word.push_str(raw);
-            word.make_ascii_lowercase();
-        } else {
-            word.extend(raw.chars().flat_map(char::to_lowercase));
-        }
-        let rolls = matches!(word.as_str(), "roll" | "rolled" | "rolling" | "rolls");
-        let token = if rolls && words.peek().is_some_and(|next| next.eq_ignore_ascii_case("back")) {
-            words.next();
-            "rollback".to_string()
-        } else {
-            if is_stopword(&word) || word.chars().all(|c| c.is_ascii_digit()) {
-                continue;
+    if text.is_ascii() {
+        for raw in text.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
+            if t.tokens.len() >= MAX_FIX_TOKENS {
+                break;
             }
-            stem(&word)
-        };
-        if token.is_empty() || is_stopword(&token) {
-            continue;
+            if let (false, Ok(raw)) = (raw.is_empty(), std::str::from_utf8(raw)) {
+                t.push(raw);
+            }
         }
-        if !tokens.contains(&token) {
-            tokens.push(token);
+    } else {
+        for raw in text.split(|c: char| !c.is_alphanumeric()) {
+            if t.tokens.len() >= MAX_FIX_TOKENS {
+                break;
+            }
+            if !raw.is_empty() {
+                t.push(raw);
+            }
         }
     }
-    tokens.sort();
-    tokens
+    t.finish()
+}
+
+struct Tokenizer {
+    tokens: Vec<String>,
+    word: String,
+    /// The previous word was a form of "roll": "back" makes it `rollback`.
+    roll: bool,
+}
+
+impl Tokenizer {
+    fn push(&mut self, raw: &str) {
+        self.word.clear();
+        if raw.is_ascii() {
+            self.word.push_str(raw);
+            self.word.make_ascii_lowercase();
+        } else {
+            self.word.extend(raw.chars().flat_map(char::to_lowercase));
+        }
+        if std::mem::take(&mut self.roll) {
+            if self.word == "back" {
+                self.add("rollback".to_string());
+                return;
+            }
+            self.add("roll".to_string());
+        }
+        if matches!(self.word.as_str(), "roll" | "rolled" | "rolling" | "rolls") {
+            self.roll = true;
+            return;
+        }
+        if is_stopword(&self.word) || self.word.bytes().all(|b| b.is_ascii_digit()) {
+            return;
+        }
+        let token = stem(&self.word);
+        self.add(token);
+    }
+
+    fn add(&mut self, token: String) {
+        if token.is_empty() || is_stopword(&token) || self.tokens.len() >= MAX_FIX_TOKENS {
+            return;
+        }
+        if !self.tokens.contains(&token) {
+            self.tokens.push(token);
+        }
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        if self.roll {
+            self.add("roll".to_string());
+        }
+        self.tokens.sort();
+        self.tokens
+    }
 }
 
 /// The canonical key of a fix text: its token set joined by spaces (`"pod restart"`).
@@ -194,13 +235,40 @@ pub fn fix_key(text: &str) -> String {
     fix_tokens(text).join(" ")
 }
 
-/// Jaccard similarity of two sorted, distinct token sets (0 when both are empty).
-pub fn similarity(a: &[String], b: &[String]) -> f64 {
+/// A 64-bit hash of a token, eight bytes at a time (multiply-rotate mixing; only equality matters).
+fn hash_token(token: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = K ^ token.len() as u64;
+    for chunk in token.chunks(8) {
+        let mut bytes = [0u8; 8];
+        bytes[..chunk.len()].copy_from_slice(chunk);
+        h = (h ^ u64::from_le_bytes(bytes)).wrapping_mul(K).rotate_left(29);
+    }
+    (h ^ (h >> 32)).wrapping_mul(K)
+}
+
+/// The hashes of a canonical key's tokens, sorted; the count in `out`.
+fn token_hashes(key: &str, out: &mut [u64; MAX_FIX_TOKENS]) -> usize {
+    let mut n = 0;
+    for token in key.as_bytes().split(|&b| b == b' ') {
+        if token.is_empty() {
+            continue;
+        }
+        if n == MAX_FIX_TOKENS {
+            break;
+        }
+        out[n] = hash_token(token);
+        n += 1;
+    }
+    out[..n].sort_unstable();
+    n
+}
+
+/// Jaccard similarity of two sorted hash sets.
+fn jaccard(a: &[u64], b: &[u64]) -> f64 {
     let (mut i, mut j, mut common) = (0, 0, 0usize);
     while i < a.len() && j < b.len() {
-        // Most pairs differ in their first byte; compare that before the whole strings.
-        let first = |s: &String| s.as_bytes().first().copied();
-        match first(&a[i]).cmp(&first(&b[j])).then_with(|| a[i].cmp(&b[j])) {
+        match a[i].cmp(&b[j]) {
             std::cmp::Ordering::Equal => {
                 common += 1;
                 i += 1;
@@ -218,6 +286,15 @@ pub fn similarity(a: &[String], b: &[String]) -> f64 {
     }
 }
 
+/// Jaccard similarity of the token sets of two canonical keys ([`fix_key`]: distinct tokens
+/// joined by single spaces); 0 when both are empty. Tokens are compared by 64-bit hash, which
+/// touches each key's bytes once.
+pub fn similarity(a: &str, b: &str) -> f64 {
+    let (mut x, mut y) = ([0u64; MAX_FIX_TOKENS], [0u64; MAX_FIX_TOKENS]);
+    let (n, m) = (token_hashes(a, &mut x), token_hashes(b, &mut y));
+    jaccard(&x[..n], &y[..m])
+}
+
 /// The first [`MAX_TEXT_CHARS`] characters of a fix text, whitespace collapsed.
 pub fn clip_text(text: &str) -> String {
     let mut out = String::new();
@@ -229,6 +306,12 @@ pub fn clip_text(text: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
             chars += 1;
+        }
+        if word.is_ascii() {
+            let take = word.len().min(MAX_TEXT_CHARS - chars);
+            out.push_str(&word[..take]);
+            chars += take;
+            continue;
         }
         for c in word.chars() {
             if chars >= MAX_TEXT_CHARS {
@@ -257,8 +340,8 @@ pub const MAX_VARIANTS: usize = 3;
 pub struct FixGroup {
     /// Unique within its Pattern, never reused.
     pub id: u32,
-    /// The token set of the group's first text.
-    pub tokens: Vec<String>,
+    /// The canonical key ([`fix_key`]) of the group's first text, e.g. `"pod restart"`.
+    pub key: String,
     pub variants: Vec<Variant>,
     /// Resolutions that applied this fix (held, failed and pending).
     pub resolutions: u32,
@@ -270,10 +353,10 @@ pub struct FixGroup {
 }
 
 impl FixGroup {
-    pub(crate) fn new(id: u32, tokens: Vec<String>, text: &str, at: i64) -> Self {
+    pub(crate) fn new(id: u32, key: String, text: &str, at: i64) -> Self {
         Self {
             id,
-            tokens,
+            key,
             variants: vec![Variant { text: clip_text(text), count: 1 }],
             resolutions: 1,
             held: 0,
@@ -310,12 +393,15 @@ impl FixGroup {
     }
 }
 
-/// Index of the group `tokens` belongs to: the most similar one at or above
+/// Index of the group the text with canonical key `key` belongs to: the most similar one at or above
 /// [`GROUP_SIMILARITY`], the older one among equals.
-pub fn best_group(groups: &[FixGroup], tokens: &[String]) -> Option<usize> {
+pub fn best_group(groups: &[FixGroup], key: &str) -> Option<usize> {
+    let (mut mine, mut theirs) = ([0u64; MAX_FIX_TOKENS], [0u64; MAX_FIX_TOKENS]);
+    let n = token_hashes(key, &mut mine);
     let mut best: Option<(usize, f64)> = None;
     for (i, g) in groups.iter().enumerate() {
-        let s = similarity(&g.tokens, tokens);
+        let m = token_hashes(&g.key, &mut theirs);
+        let s = jaccard(&mine[..n], &theirs[..m]);
         if s >= GROUP_SIMILARITY && best.is_none_or(|(_, b)| s > b) {
             best = Some((i, s));
         }
@@ -326,6 +412,16 @@ pub fn best_group(groups: &[FixGroup], tokens: &[String]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn similarity_is_jaccard_on_keys() {
+        assert_eq!(similarity("pod restart", "pod restart"), 1.0);
+        assert_eq!(similarity("api pod restart", "pod restart"), 2.0 / 3.0);
+        assert_eq!(similarity("a b", "c d"), 0.0);
+        assert_eq!(similarity("", ""), 0.0);
+        assert_eq!(similarity("", "pod"), 0.0);
+        assert_eq!(similarity("b c d e", "a c e f"), 2.0 / 6.0);
+    }
 
     #[test]
     fn stopwords_are_recognised() {
@@ -343,7 +439,7 @@ mod tests {
     }
 
     fn same(a: &str, b: &str) -> bool {
-        similarity(&fix_tokens(a), &fix_tokens(b)) >= GROUP_SIMILARITY
+        similarity(&fix_key(a), &fix_key(b)) >= GROUP_SIMILARITY
     }
 
     #[test]
@@ -372,6 +468,8 @@ mod tests {
     fn numbers_stopwords_and_case_are_ignored() {
         assert_eq!(fix_key("Fixed: restarted 3 pods at 10:42 on 2024-01-02"), "pod restart");
         assert_eq!(fix_key("RESTARTED THE PODS."), fix_key("restarted the pods"));
+        assert_eq!(fix_key("Rolled back; roll the dice"), "dic roll rollback");
+        assert_eq!(fix_key("Neustart der Pods durchgeführt"), fix_key("neustart der pods durchgeführt"));
         assert!(fix_tokens("the issue was fixed").is_empty());
         assert!(fix_tokens("").is_empty());
     }
@@ -390,7 +488,7 @@ mod tests {
     fn token_sets_and_variants_are_bounded() {
         let long: String = (0..200).map(|i| format!("word{i}x ")).collect();
         assert_eq!(fix_tokens(&long).len(), MAX_FIX_TOKENS);
-        let mut g = FixGroup::new(0, fix_tokens("restart pods"), "restart pods", 0);
+        let mut g = FixGroup::new(0, fix_key("restart pods"), "restart pods", 0);
         for i in 0..50 {
             g.add_use(&format!("restart pods {}", "x".repeat(i % 7)), i as i64);
         }
@@ -402,7 +500,7 @@ mod tests {
 
     #[test]
     fn representative_is_the_most_used_form() {
-        let mut g = FixGroup::new(0, fix_tokens("pod restart"), "pod restart", 0);
+        let mut g = FixGroup::new(0, fix_key("pod restart"), "pod restart", 0);
         g.add_use("Restarted the pods", 1);
         g.add_use("restarted the pods", 2);
         assert_eq!(g.representative(), "Restarted the pods");
@@ -411,11 +509,11 @@ mod tests {
     #[test]
     fn best_group_prefers_the_most_similar_then_the_oldest() {
         let groups = vec![
-            FixGroup::new(0, fix_tokens("restart api pods now"), "restart api pods now", 0),
-            FixGroup::new(1, fix_tokens("restart pods"), "restart pods", 0),
-            FixGroup::new(2, fix_tokens("pod restart"), "pod restart", 0),
+            FixGroup::new(0, fix_key("restart api pods now"), "restart api pods now", 0),
+            FixGroup::new(1, fix_key("restart pods"), "restart pods", 0),
+            FixGroup::new(2, fix_key("pod restart"), "pod restart", 0),
         ];
-        assert_eq!(best_group(&groups, &fix_tokens("Restarted the pods")), Some(1));
-        assert_eq!(best_group(&groups, &fix_tokens("drain the queue")), None);
+        assert_eq!(best_group(&groups, &fix_key("Restarted the pods")), Some(1));
+        assert_eq!(best_group(&groups, &fix_key("drain the queue")), None);
     }
 }

@@ -66,7 +66,7 @@ pub fn recommend(workspace: &WorkspaceInsights, pattern: &PatternInsights, now: 
             FixRecommendation {
                 fix_id: g.id,
                 text: g.representative().to_string(),
-                key: g.tokens.join(" "),
+                key: g.key.clone(),
                 resolutions: g.resolutions,
                 held,
                 failed,

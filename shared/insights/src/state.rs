@@ -7,7 +7,7 @@
 //! order; one that arrives late is still counted (its rate contribution decayed to the state's
 //! time), but an outcome that was already settled is not revisited.
 
-use crate::fixes::{best_group, fix_tokens, FixGroup};
+use crate::fixes::{best_group, fix_key, FixGroup};
 use crate::model::{self, Logistic, Model, Platt};
 use crate::stats::logit;
 use serde::{Deserialize, Serialize};
@@ -248,11 +248,11 @@ impl PatternInsights {
     /// resolution had no fix or the text says nothing once normalized.
     fn file_fix(&mut self, fix: Option<&str>, at: i64) -> Option<u32> {
         let text = fix?;
-        let tokens = fix_tokens(text);
-        if tokens.is_empty() {
+        let key = fix_key(text);
+        if key.is_empty() {
             return None;
         }
-        if let Some(i) = best_group(&self.fixes, &tokens) {
+        if let Some(i) = best_group(&self.fixes, &key) {
             self.fixes[i].add_use(text, at);
             return Some(self.fixes[i].id);
         }
@@ -269,7 +269,7 @@ impl PatternInsights {
         }
         let id = self.next_fix_id;
         self.next_fix_id = self.next_fix_id.wrapping_add(1);
-        self.fixes.push(FixGroup::new(id, tokens, text, at));
+        self.fixes.push(FixGroup::new(id, key, text, at));
         Some(id)
     }
 
@@ -655,7 +655,7 @@ impl PatternInsights {
         // fresh id (the weakest give way beyond the bound).
         let mut renamed = Vec::new();
         for g in std::mem::take(&mut from.fixes) {
-            let target = match best_group(&self.fixes, &g.tokens) {
+            let target = match best_group(&self.fixes, &g.key) {
                 Some(i) => i,
                 None => {
                     if self.fixes.len() >= MAX_FIX_GROUPS {

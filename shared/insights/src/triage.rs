@@ -5,7 +5,7 @@
 //! Pure: the caller finds the similar Issues (up to [`MAX_SIMILAR`] are kept), the recommended
 //! fix ([`crate::recommended_fix`]) and the prediction ([`crate::WorkspaceInsights::predict`]).
 
-use crate::fixes::{best_group, fix_tokens};
+use crate::fixes::{best_group, fix_key};
 use crate::recommend::FixRecommendation;
 use crate::state::{PatternInsights, RecurrencePrediction};
 use serde::{Deserialize, Serialize};
@@ -104,7 +104,7 @@ pub fn triage(
         if picked.iter().any(|p| p.issue_id == c.issue_id) {
             continue;
         }
-        let group = c.fix.as_deref().and_then(|f| best_group(&pattern.fixes, &fix_tokens(f)));
+        let group = c.fix.as_deref().and_then(|f| best_group(&pattern.fixes, &fix_key(f)));
         let (fix_id, fix_hold_rate) = match group {
             Some(i) => {
                 let id = pattern.fixes[i].id;

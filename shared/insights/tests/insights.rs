@@ -362,7 +362,7 @@ fn fix_groups_per_pattern_are_bounded_and_the_weakest_gives_way() {
         ws.issue_resolved(&mut p, 1, T0 + 2 + i, Some(&format!("alpha{i}x beta{i}y")));
     }
     assert_eq!(p.fixes.len(), MAX_FIX_GROUPS);
-    assert!(p.fixes.iter().any(|g| g.tokens == ["pod", "restart"] && g.resolutions == 5));
+    assert!(p.fixes.iter().any(|g| g.key == "pod restart" && g.resolutions == 5));
 }
 
 #[test]
@@ -393,7 +393,7 @@ fn triage_puts_the_pieces_together() {
     assert_eq!(t.similar.len(), 5);
     assert_eq!(t.similar[0].issue_id, "iss_0", "iss_0 appears twice (0.0 and 0.7): once, at its best score");
     assert!(t.similar.windows(2).all(|w| w[0].similarity >= w[1].similarity));
-    let restart = p.fixes.iter().find(|g| g.tokens == ["pod", "restart"]).unwrap();
+    let restart = p.fixes.iter().find(|g| g.key == "pod restart").unwrap();
     for s in &t.similar {
         if s.fix.as_deref() == Some("pod restart") {
             assert_eq!(s.fix_id, Some(restart.id));
