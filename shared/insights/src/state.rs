@@ -226,17 +226,23 @@ impl PatternInsights {
         self.last_opened_at = Some(self.last_opened_at.map_or(at, |l| l.max(at)));
         let mut recurred = false;
         for p in &mut self.pending {
-            if p.recurred_at.is_none() && p.at < at && at <= p.at + HOLD_DAYS * DAY_MS {
-                p.recurred_at = Some(at);
-                recurred = true;
-                match p.fix {
-                    Some(id) => {
-                        if let Some(g) = self.fixes.iter_mut().find(|g| g.id == id) {
-                            g.failed = g.failed.saturating_add(1);
-                        }
+            if !(p.at < at && at <= p.at + HOLD_DAYS * DAY_MS) {
+                continue;
+            }
+            // An opening reported late can be an earlier recurrence than the one recorded.
+            if let Some(t) = &mut p.recurred_at {
+                *t = (*t).min(at);
+                continue;
+            }
+            p.recurred_at = Some(at);
+            recurred = true;
+            match p.fix {
+                Some(id) => {
+                    if let Some(g) = self.fixes.iter_mut().find(|g| g.id == id) {
+                        g.failed = g.failed.saturating_add(1);
                     }
-                    None => self.unfixed.failed = self.unfixed.failed.saturating_add(1),
                 }
+                None => self.unfixed.failed = self.unfixed.failed.saturating_add(1),
             }
         }
         if recurred {
@@ -550,8 +556,8 @@ impl WorkspaceInsights {
     /// recurred). Marks every resolution of the Pattern in the last [`HOLD_DAYS`] as recurred.
     pub fn issue_opened(&mut self, pattern: &mut PatternInsights, key: u64, at: i64) {
         for p in self.pending.iter_mut() {
-            if p.pattern == key && p.recurred_at.is_none() && p.at < at && at <= p.at + HOLD_DAYS * DAY_MS {
-                p.recurred_at = Some(at);
+            if p.pattern == key && p.at < at && at <= p.at + HOLD_DAYS * DAY_MS {
+                p.recurred_at = Some(p.recurred_at.map_or(at, |t| t.min(at)));
             }
         }
         self.watermark = self.watermark.max(at);

@@ -403,6 +403,7 @@ fn triage_puts_the_pieces_together() {
         }
     }
     assert_eq!(t.recommended_fix.as_ref().unwrap().key, "deploy rollback");
+    assert_eq!(t.advice, Advice::ApplyRecommendedFix, "held 6 of 6 where the other fix failed 6 of 6");
     assert_eq!(t.pattern.issues_opened, 13);
     assert!(matches!(t.assessment, Assessment::Recurring | Assessment::Chronic));
     let json = serde_json::to_value(&t).unwrap();
@@ -415,6 +416,24 @@ fn triage_puts_the_pieces_together() {
     let t = triage(&lone, &[], None, &ws.predict(&lone, now), now);
     assert_eq!((t.assessment, t.advice), (Assessment::New, Advice::Monitor));
     assert!(t.similar.is_empty() && t.recommended_fix.is_none());
+}
+
+#[test]
+fn a_late_opening_counts_no_second_recurrence_and_learned_outcomes_stay() {
+    let mut ws = WorkspaceInsights::default();
+    let mut p = PatternInsights::new();
+    ws.issue_opened(&mut p, 1, T0);
+    ws.issue_resolved(&mut p, 1, T0 + 1, Some("restart pods"));
+    ws.issue_opened(&mut p, 1, T0 + 20 * DAY_MS);
+    // Reported after the one above, though it opened on day 3. The 7-day outcome was learned
+    // (no recurrence) when day 20 was reported, and is not revisited; the fix failed once.
+    ws.issue_opened(&mut p, 1, T0 + 3 * DAY_MS);
+    assert_eq!((p.recurrences, p.fixes[0].failed, p.opened), (1, 1, 3));
+    let later = T0 + 40 * DAY_MS;
+    let outcomes = p.outcomes_at(later);
+    assert_eq!((outcomes[0].n, outcomes[0].k, outcomes[1].n, outcomes[1].k), (1, 0, 1, 1));
+    ws.issue_opened(&mut p, 1, later);
+    assert_eq!(ws.outcomes(), outcomes);
 }
 
 #[test]
