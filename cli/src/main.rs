@@ -1,5 +1,6 @@
 //! `causeloop`: run the whole service locally, manage API keys, and drive the pattern engine.
 
+mod insights;
 mod keys;
 mod patterns;
 mod serve;
@@ -28,6 +29,11 @@ enum Command {
         #[command(subcommand)]
         command: patterns::PatternsCommand,
     },
+    /// Recurrence prediction over incidents on stdin.
+    Insights {
+        #[command(subcommand)]
+        command: insights::InsightsCommand,
+    },
 }
 
 /// Where keys live: the embedded store (default) or a DynamoDB table.
@@ -48,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args).await,
         Command::Keys { command } => keys::run(command).await,
         Command::Patterns { command } => patterns::run(command),
+        Command::Insights { command } => insights::run(command),
     }
 }
 
