@@ -577,7 +577,9 @@ impl WorkspaceInsights {
 
     /// An Issue of the Pattern `key` was resolved at `at` with `fix` (if any). Returns the
     /// recurrence prediction made at that moment from what happened up to it, and remembers the
-    /// resolution so that its outcome is learned once determined.
+    /// resolution so that its outcome is learned once determined. Events in time order give
+    /// exactly that; a resolution reported late is predicted from the state as it is (openings
+    /// already reported after `at` included) and its outcome misses those openings.
     pub fn issue_resolved(
         &mut self,
         pattern: &mut PatternInsights,
