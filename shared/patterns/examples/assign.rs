@@ -1,6 +1,7 @@
 //! The engine over stdin as `causeloop patterns assign` runs it (one record per line, ids resolved
 //! through merges and printed at the end, `--set NAME=VALUE` for the decision's parameters), in a
 //! binary that builds in seconds: for trying designs and parameters before building `causeloop`.
+//! `--templates` also prints the live templates, with their counts, on stderr.
 
 use std::io::{self, BufWriter, Read, Write};
 
@@ -8,9 +9,14 @@ use causeloop_patterns::{Config, Engine};
 
 fn main() -> io::Result<()> {
     let mut config = Config::default();
+    let mut templates = false;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
+        if arg == "--templates" {
+            templates = true;
+            continue;
+        }
         let setting = match arg.strip_prefix("--set=") {
             Some(setting) => setting,
             None if arg == "--set" => args.next().expect("--set NAME=VALUE"),
@@ -28,5 +34,11 @@ fn main() -> io::Result<()> {
     for id in ids {
         writeln!(out, "{}", engine.resolve(id).unwrap_or(id))?;
     }
-    out.flush()
+    out.flush()?;
+    if templates {
+        for pattern in engine.patterns() {
+            eprintln!("{:>6}  {}", pattern.count, pattern.template);
+        }
+    }
+    Ok(())
 }

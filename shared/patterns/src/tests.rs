@@ -193,3 +193,23 @@ fn single_byte_hashes_are_the_general_hash() {
         assert_eq!(SINGLE_BYTE_HASHES[usize::from(byte)], hash_bytes(&[byte]), "{byte}");
     }
 }
+
+#[test]
+fn states_of_format_1_still_decode_with_the_default_byte_cap() {
+    let mut engine = Engine::with_limits(300, 200_000);
+    for n in 0..40 {
+        engine.assign(&format!("user u{} logged in from 10.0.0.{n}", n % 9), None, Some("i"), n);
+    }
+    let v2 = engine.to_bytes();
+    // Format 1 is format 2 without the byte cap, the varint after the pattern cap.
+    let varint_len = |bytes: &[u8]| bytes.iter().position(|b| b & 0x80 == 0).expect("a varint") + 1;
+    let after_cap = 5 + varint_len(&v2[5..]);
+    let after_bytes = after_cap + varint_len(&v2[after_cap..]);
+    let mut v1 = v2[..after_cap].to_vec();
+    v1[4] = 1;
+    v1.extend_from_slice(&v2[after_bytes..]);
+    let back = Engine::from_bytes(&v1).expect("format 1 decodes");
+    assert_eq!(back.max_state_bytes(), DEFAULT_MAX_STATE_BYTES);
+    assert_eq!(back.max_patterns(), 300);
+    assert_eq!(back.patterns().collect::<Vec<_>>(), engine.patterns().collect::<Vec<_>>());
+}
