@@ -111,6 +111,24 @@ pub struct PatternInsights {
 }
 
 impl PatternInsights {
+    /// The fix group to evict when the list is full: fewest resolutions, then least recently
+    /// used, then oldest.
+    fn weakest_fix(&self) -> usize {
+        (0..self.fixes.len())
+            .min_by_key(|&i| (self.fixes[i].resolutions, self.fixes[i].last_used, self.fixes[i].id))
+            .expect("called on a full list")
+    }
+
+    /// Drops a fix group; the pending resolutions that applied it no longer count for any fix.
+    fn evict_fix(&mut self, index: usize) {
+        let gone = self.fixes.remove(index).id;
+        for pending in &mut self.pending {
+            if pending.fix == Some(gone) {
+                pending.fix = None;
+            }
+        }
+    }
+
     pub fn new() -> Self {
         Self::default()
     }
@@ -263,15 +281,7 @@ impl PatternInsights {
             return Some(self.fixes[i].id);
         }
         if self.fixes.len() >= MAX_FIX_GROUPS {
-            let weakest = (0..self.fixes.len())
-                .min_by_key(|&i| (self.fixes[i].resolutions, self.fixes[i].last_used, self.fixes[i].id))
-                .expect("full");
-            let gone = self.fixes.remove(weakest).id;
-            for p in &mut self.pending {
-                if p.fix == Some(gone) {
-                    p.fix = None;
-                }
-            }
+            self.evict_fix(self.weakest_fix());
         }
         let id = self.next_fix_id;
         self.next_fix_id = self.next_fix_id.wrapping_add(1);
@@ -667,19 +677,12 @@ impl PatternInsights {
                 Some(i) => i,
                 None => {
                     if self.fixes.len() >= MAX_FIX_GROUPS {
-                        let weakest = (0..self.fixes.len())
-                            .min_by_key(|&i| (self.fixes[i].resolutions, self.fixes[i].last_used, self.fixes[i].id))
-                            .expect("full");
+                        let weakest = self.weakest_fix();
                         if self.fixes[weakest].resolutions > g.resolutions {
                             renamed.push((g.id, None));
                             continue;
                         }
-                        let gone = self.fixes.remove(weakest).id;
-                        for p in &mut self.pending {
-                            if p.fix == Some(gone) {
-                                p.fix = None;
-                            }
-                        }
+                        self.evict_fix(weakest);
                     }
                     let id = self.next_fix_id;
                     self.next_fix_id = self.next_fix_id.wrapping_add(1);
