@@ -11,6 +11,14 @@
 //! ./scripts/bench-patterns.sh --no-drain3 --datasets HDFS --runs 1 --synthetic 100000 \
 //!     --state-cmd "$CARGO_TARGET_DIR/release/examples/cluster_worker_bench"
 //! ```
+//!
+//! With `MOTO_ENDPOINT` set (a moto server, as `scripts/moto.sh` starts one), the store is
+//! DynamoDB + SQS served by it instead, so every port call is a real HTTP round trip:
+//!
+//! ```text
+//! cut -d, -f2- bench/patterns/loghub2k/HDFS/HDFS_2k.log_structured.csv | tail -n +2 | \
+//!     MOTO_ENDPOINT=http://127.0.0.1:5000 target/release/examples/cluster_worker_bench
+//! ```
 
 use async_trait::async_trait;
 use causeloop_api::ingest::upsert_issue;
@@ -21,8 +29,8 @@ use causeloop_api::workers::WorkMessage;
 use causeloop_domain::ingest::normalize_record;
 use causeloop_domain::WorkspaceId;
 use causeloop_storage::patterns::{PatternFilter, PatternSort};
-use causeloop_storage::sqlite::SqliteStore;
-use causeloop_storage::{Item, Page, Query, StoreError, Table, Write};
+use causeloop_storage::{Item, Key, Page, Query, StoreError, Table, Write};
+use causeloop_tests::Backend;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -69,6 +77,15 @@ impl Table for MeteredTable {
         self.traffic.read_units.fetch_add(units, Ordering::Relaxed);
         Ok(item)
     }
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        let items = self.inner.get_many(keys).await?;
+        self.traffic
+            .reads
+            .fetch_add(keys.len().div_ceil(causeloop_storage::MAX_BATCH_GET_KEYS) as u64, Ordering::Relaxed);
+        let units: u64 = items.iter().map(|item| item.as_ref().map_or(1, |item| item_bytes(item).div_ceil(4096))).sum();
+        self.traffic.read_units.fetch_add(units, Ordering::Relaxed);
+        Ok(items)
+    }
     async fn write(&self, write: Write) -> Result<(), StoreError> {
         self.count_write(&write, false);
         self.inner.write(write).await
@@ -93,11 +110,13 @@ async fn main() {
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).expect("stdin");
     let records: Vec<&str> = input.lines().filter(|line| !line.trim().is_empty()).collect();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = Arc::new(SqliteStore::open(&dir.path().join("bench.db")).expect("sqlite"));
+    let (stores, backend) = match causeloop_tests::moto_endpoint() {
+        Some(_) => (causeloop_tests::stores(Backend::Moto).await.expect("moto"), "DynamoDB + SQS on moto"),
+        None => (causeloop_tests::stores(Backend::Sqlite).await.expect("sqlite"), "SQLite"),
+    };
     let traffic = Arc::new(Traffic::default());
-    let table = Arc::new(MeteredTable { inner: sqlite.clone(), traffic: traffic.clone() });
-    let state = AppState::new(table, sqlite, Settings::default());
+    let table = Arc::new(MeteredTable { inner: stores.table.clone(), traffic: traffic.clone() });
+    let state = AppState::new(table, stores.queue.clone(), Settings::default());
     let workspace = WorkspaceId::random(1, [7; 10]);
 
     let started = Instant::now();
@@ -159,7 +178,8 @@ async fn main() {
         }
     }
     println!(
-        "- {} Issues stored in {ingest_seconds:.1} s (not timed below)\n\
+        "- store: {backend}\n\
+         - {} Issues stored in {ingest_seconds:.1} s (not timed below)\n\
          - worker: {worker_seconds:.2} s for {} Issues ({:.0} Issues/s, {:.0} µs per Issue), batches of 10\n\
          - engine state: {} bytes ({:.1} KiB) in {} store item(s) (version {}); {} live templates, {} aliases\n\
          - pattern records: {records_listed}\n\
