@@ -315,6 +315,11 @@ def test_a_key_is_created_shown_once_and_revoked(browser_run, server, page):
     expect(page.locator("tr[data-key-id='%s']" % me["id"])).to_contain_text("revoked")
     assert call(server, "GET", "/v1/keys/me", key=new_key)[0] == 401
 
+    # The signed-in key is listed but offers no Revoke: the API refuses a key's own revocation.
+    own = call(server, "GET", "/v1/keys/me")[1]
+    expect(page.locator("tr[data-key-id='%s']" % own["id"])).to_contain_text("(this key)")
+    expect(page.locator("tr[data-key-id='%s']" % own["id"]).get_by_role("button", name="Revoke")).to_have_count(0)
+
 
 def test_a_hostile_title_is_shown_as_text_and_runs_nothing(browser_run, server, page):
     issue_id = ingest(server, external_id="xss-1", title=HOSTILE_TITLE, body="<script>alert(2)</script>")

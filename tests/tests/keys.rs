@@ -54,6 +54,13 @@ async fn create_list_revoke(app: TestApp) {
     assert!(revoked["revoked_at"].is_string(), "{revoked}");
     assert_eq!(delete(&app, &format!("/v1/keys/{key_id}"), admin).await, 404);
     assert_eq!(app.get("/v1/keys/me", admin).await.0, 200, "the caller's own key is untouched");
+
+    // A key cannot revoke itself.
+    let response = app.http.delete(app.url(&format!("/v1/keys/{}", app.owner.key_id))).bearer_auth(admin);
+    let response = response.send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 409);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "cannot_revoke_own_key");
+    assert_eq!(app.get("/v1/keys/me", admin).await.0, 200);
 }
 both_backends!(keys_are_created_listed_and_revoked, create_list_revoke);
 

@@ -9,7 +9,8 @@
 //! authenticated by, so the key fails from the next request on; the record stays, listed with
 //! its `revoked_at`.
 //!
-//! A key can grant only scopes it holds itself: `keys:admin` lets a caller hand out its own
+//! A key cannot revoke itself (409), so that no request locks a workspace out of its own key
+//! administration. A key can grant only scopes it holds itself: `keys:admin` lets a caller hand out its own
 //! powers, never more (otherwise a `keys:admin`-only key would be every scope).
 
 use crate::fields::{optional_string_list, reject_unknown};
@@ -133,6 +134,15 @@ async fn revoke(
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Scope::KeysAdmin)?;
     let key_id = KeyId::parse(&id).ok_or_else(|| ApiError::not_found("key"))?;
+    // A key cannot revoke itself: the key in hand is often the workspace's only `keys:admin`
+    // key, and a stray request must not lock the workspace out of its own administration.
+    if key_id == principal.key_id {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "cannot_revoke_own_key",
+            "a key cannot revoke itself; revoke it with another key that holds keys:admin",
+        ));
+    }
     // The workspace's own item first: another workspace's key id is a 404, like an unknown one.
     // A revoked key is gone as far as this route is concerned (as a deleted webhook is): the
     // retry of a revocation changes nothing and says 404.

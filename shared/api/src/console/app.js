@@ -868,7 +868,6 @@ async function keysPage(view) {
         revoke.disabled = true;
         try {
           await api("DELETE", "/v1/keys/" + encodeURIComponent(key.id));
-          if (key.id === session.me.id) return signOut("You revoked the key you signed in with.");
           showNotice(`Key ${key.id} revoked.`);
           render();
         } catch (error) {
@@ -884,7 +883,8 @@ async function keysPage(view) {
         h("td", {}, text(key.scopes.join(", "))),
         h("td", {}, when(key.created_at)),
         h("td", {}, key.revoked_at ? "revoked " + when(key.revoked_at) : "live"),
-        h("td", {}, key.revoked_at ? "" : revoke),
+        // The API refuses a key's revocation of itself; sign in with another key to revoke it.
+        h("td", {}, key.revoked_at || key.id === session.me.id ? "" : revoke),
       );
     },
     ["Id", "Hint", "Scopes", "Created", "State", ""],
