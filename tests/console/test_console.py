@@ -237,6 +237,7 @@ def test_a_custom_connector_gets_an_inbound_webhook_and_a_new_secret(browser_run
     page.get_by_role("button", name="Create connector").click()
     row = page.get_by_role("row").filter(has_text="Deploy Monitor")
     expect(row).to_be_visible()
+    expect(row).to_contain_text("0 event(s), 0 error(s) in 24 h")
 
     row.get_by_role("button", name="Register inbound webhook").click()
     secret = page.get_by_role("textbox", name="Signing secret", exact=True)

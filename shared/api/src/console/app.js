@@ -534,7 +534,12 @@ function inboundUrl(connectorId) {
 }
 
 async function integrationsPage(view) {
-  const [catalog, connectors] = await Promise.all([api("GET", "/v1/connector-catalog"), api("GET", "/v1/connectors" + query({ limit: 200 }))]);
+  const [catalog, connectors, health] = await Promise.all([
+    api("GET", "/v1/connector-catalog"),
+    api("GET", "/v1/connectors" + query({ limit: 200 })),
+    api("GET", "/v1/integrations/health"),
+  ]);
+  const healthOf = new Map(health.connectors.map((entry) => [entry.id, entry]));
   const admin = can("connectors:admin");
   const secrets = h("div");
   append(view, [h("h1", {}, "Integrations"), secrets]);
@@ -608,10 +613,24 @@ async function integrationsPage(view) {
         ]);
       }
     }
-    return h("tr", {}, h("td", {}, text(connector.display_name)), h("td", {}, text(connector.type)), h("td", {}, statusBadge(connector.status)), h("td", {}, connector.enabled ? "yes" : "no"), actions, details);
+    const seen = healthOf.get(connector.id);
+    const healthCell = seen
+      ? `${seen.events_24h} event(s), ${seen.errors_24h} error(s) in 24 h; last ${when(seen.last_event_at)}${seen.last_error ? " — " + seen.last_error : ""}`
+      : "—";
+    return h(
+      "tr",
+      {},
+      h("td", {}, text(connector.display_name)),
+      h("td", {}, text(connector.type)),
+      h("td", {}, statusBadge(connector.status)),
+      h("td", {}, connector.enabled ? "yes" : "no"),
+      h("td", {}, healthCell),
+      actions,
+      details,
+    );
   });
   secrets.id = "secrets-slot";
-  append(view, [h("h2", {}, "Connected sources"), table(["Name", "Type", "Status", "Enabled", "Actions", "Details"], rows, "No connectors yet.")]);
+  append(view, [h("h2", {}, "Connected sources"), table(["Name", "Type", "Status", "Enabled", "Health", "Actions", "Details"], rows, "No connectors yet.")]);
 
   // Connecting a source: the catalog entry's fields, as a form.
   if (admin) {
