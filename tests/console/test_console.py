@@ -294,6 +294,17 @@ def test_an_outbound_endpoint_gets_a_test_delivery_and_a_redelivery(browser_run,
     expect(page.get_by_text("Redelivery queued.")).to_be_visible()
     eventually(lambda: len(Receiver.received) > before, "the receiver gets the redelivery")
 
+    # Edit: subscribe to pattern.detected as well.
+    page.get_by_role("row").filter(has_text=server["receiver"]).get_by_role("button", name="Edit").click()
+    editor = page.get_by_role("form", name="Edit endpoint")
+    editor.get_by_label("pattern.detected").check()
+    editor.get_by_role("button", name="Save endpoint").click()
+    expect(page.get_by_text("Endpoint saved.")).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text=server["receiver"])).to_contain_text("pattern.detected")
+    status, webhooks = call(server, "GET", "/v1/webhooks")
+    endpoint = next(w for w in webhooks["data"] if w["url"] == server["receiver"])
+    assert endpoint["event_types"] == ["issue.ingested", "issue.resolved", "pattern.detected"], endpoint
+
 
 def test_a_key_is_created_shown_once_and_revoked(browser_run, server, page):
     page.goto(server["base"] + "/#/keys")

@@ -126,7 +126,7 @@ function secretPanel(title, secrets) {
   for (const [label, value] of secrets) {
     const output = h("input", { type: "text", readonly: true, spellcheck: "false", class: "secret-value" });
     output.value = value;
-    const copy = h("button", { type: "button" }, "Copy");
+    const copy = h("button", { type: "button", "aria-label": "Copy " + label }, "Copy");
     copy.addEventListener("click", async () => {
       try {
         await navigator.clipboard.writeText(output.value);
@@ -711,6 +711,7 @@ async function webhooksPage(view) {
   const endpoints = all.data.filter((webhook) => webhook.direction === "outbound");
   const secrets = h("div");
   const deliveries = h("div", { class: "deliveries" });
+  const editor = h("div");
   append(view, [h("h1", {}, "Webhooks"), secrets]);
 
   if (admin) {
@@ -780,6 +781,11 @@ async function webhooksPage(view) {
           clear(secrets);
           append(secrets, [secretPanel(`New signing secret of ${webhook.url}`, [["Signing secret", rotated.signing_secret]])]);
         }),
+        act("Edit", admin, async () => {
+          clear(editor);
+          append(editor, [endpointEditor(webhook)]);
+          editor.querySelector("input").focus();
+        }),
         act(webhook.enabled ? "Disable" : "Enable", admin, async () => {
           await api("PATCH", `/v1/webhooks/${webhook.id}`, { enabled: !webhook.enabled });
           render();
@@ -791,7 +797,40 @@ async function webhooksPage(view) {
       ),
     );
   });
-  append(view, [h("h2", {}, "Endpoints"), table(["URL", "Event types", "State", "Actions"], rows, "No outbound endpoints yet."), deliveries]);
+  append(view, [h("h2", {}, "Endpoints"), table(["URL", "Event types", "State", "Actions"], rows, "No outbound endpoints yet."), editor, deliveries]);
+}
+
+// Editing an endpoint: its URL (guarded by the API as at registration) and event types.
+function endpointEditor(webhook) {
+  const url = h("input", { type: "url", required: true });
+  url.value = webhook.url;
+  const boxes = EVENT_TYPES.map((name) => [name, h("input", { type: "checkbox", value: name, checked: (webhook.event_types || []).includes(name) })]);
+  const save = h("button", { type: "submit" }, "Save endpoint");
+  const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+  const form = h(
+    "form",
+    { class: "card", "aria-label": "Edit endpoint" },
+    h("h2", {}, "Edit endpoint"),
+    field("Endpoint URL", url),
+    h("fieldset", {}, h("legend", {}, "Event types"), boxes.map(([name, box]) => h("label", { class: "check" }, box, " ", name))),
+    save,
+    cancel,
+  );
+  cancel.addEventListener("click", () => form.remove());
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    save.disabled = true;
+    try {
+      const event_types = boxes.filter(([, box]) => box.checked).map(([name]) => name);
+      await api("PATCH", `/v1/webhooks/${webhook.id}`, { url: url.value.trim(), event_types });
+      showNotice("Endpoint saved.");
+      render();
+    } catch (error) {
+      showError(error);
+      save.disabled = false;
+    }
+  });
+  return form;
 }
 
 async function showDeliveries(container, webhook) {
