@@ -27,6 +27,10 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+# Generous ceilings for waiting on elements (a loaded CI machine runs a debug build): liveness
+# waits, never assertions about how long something took.
+WAIT_MS = 30_000
+expect.set_options(timeout=WAIT_MS)
 HOSTILE_TITLE = "<img src=x onerror=alert(1)>"
 
 
@@ -122,6 +126,7 @@ def open_page(browser_run, server, viewport=None):
     browser, record = browser_run
     context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
     page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
     page.on("request", lambda request: record["requests"].append(request.url))
     page.on("dialog", lambda dialog: (record["dialogs"].append(dialog.message), dialog.dismiss()))
     page.on("console", lambda message: message.type == "error" and record["console_errors"].append(message.text))
