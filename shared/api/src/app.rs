@@ -7,7 +7,7 @@ use crate::outbound::OutboundClient;
 use crate::state::AppState;
 use crate::workers::deliver::DeliverWorker;
 use crate::workers::{self, cluster};
-use crate::{alerts, connectors, inbound, ingest, issues, patterns, webhooks};
+use crate::{alerts, connectors, console, inbound, ingest, issues, keys, patterns, webhooks};
 use axum::Router;
 use causeloop_storage::QueueName;
 
@@ -22,10 +22,14 @@ pub enum Family {
     Webhooks,
     Alerts,
     Inbound,
+    /// The workspace's API keys (`/v1/keys`).
+    Keys,
+    /// The web console's static assets (`/` and `/console/*`), no API behind them.
+    Console,
 }
 
 impl Family {
-    pub const ALL: [Family; 7] = [
+    pub const ALL: [Family; 9] = [
         Family::Ingest,
         Family::Issues,
         Family::Patterns,
@@ -33,6 +37,8 @@ impl Family {
         Family::Webhooks,
         Family::Alerts,
         Family::Inbound,
+        Family::Keys,
+        Family::Console,
     ];
 
     pub const fn operations(self) -> &'static [(&'static str, &'static str)] {
@@ -44,17 +50,19 @@ impl Family {
             Family::Webhooks => webhooks::ROUTES,
             Family::Alerts => alerts::ROUTES,
             Family::Inbound => inbound::ROUTES,
+            Family::Keys => keys::ROUTES,
+            Family::Console => console::ROUTES,
         }
     }
 
-    const fn bit(self) -> u8 {
-        1 << self as u8
+    const fn bit(self) -> u16 {
+        1 << self as u16
     }
 }
 
 /// A set of route families, as a bit mask so that a function's set is a compile-time constant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Families(u8);
+pub struct Families(u16);
 
 impl Families {
     pub const fn of(families: &[Family]) -> Families {
@@ -103,6 +111,12 @@ impl Families {
         if self.contains(Family::Inbound) {
             router = router.merge(inbound::routes());
         }
+        if self.contains(Family::Keys) {
+            router = router.merge(keys::routes());
+        }
+        if self.contains(Family::Console) {
+            router = router.merge(console::routes());
+        }
         router
     }
 
@@ -131,10 +145,12 @@ pub enum Function {
     Alerts,
     Cluster,
     Deliver,
+    Keys,
+    Console,
 }
 
 impl Function {
-    pub const ALL: [Function; 7] = [
+    pub const ALL: [Function; 9] = [
         Function::Ingest,
         Function::Issues,
         Function::Connectors,
@@ -142,6 +158,8 @@ impl Function {
         Function::Alerts,
         Function::Cluster,
         Function::Deliver,
+        Function::Keys,
+        Function::Console,
     ];
 
     /// The one table of which function serves what.
@@ -154,6 +172,10 @@ impl Function {
             Function::Alerts => Role::Http(Families::of(&[Family::Alerts, Family::Inbound])),
             Function::Cluster => Role::Worker(QueueName::Cluster),
             Function::Deliver => Role::Worker(QueueName::Delivery),
+            // Key administration on its own: the only function that writes key records.
+            Function::Keys => Role::Http(Families::of(&[Family::Keys])),
+            // Static assets only, so it is granted no table or queue access at all.
+            Function::Console => Role::Http(Families::of(&[Family::Console])),
         }
     }
 
@@ -175,6 +197,8 @@ impl Function {
             Function::Alerts => "alerts",
             Function::Cluster => "cluster",
             Function::Deliver => "deliver",
+            Function::Keys => "keys",
+            Function::Console => "console",
         }
     }
 }

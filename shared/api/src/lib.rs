@@ -11,12 +11,14 @@ pub mod app;
 pub mod aws;
 pub mod config;
 pub mod connectors;
+pub mod console;
 pub mod deliveries;
 pub mod events;
 mod fields;
 pub mod inbound;
 pub mod ingest;
 pub mod issues;
+pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod messages;

@@ -222,6 +222,38 @@ impl Store {
         }
     }
 
+    /// One workspace's key record (live or revoked), by a strongly consistent read of its item
+    /// in the workspace's partition: a key of another workspace is `None`, like an unknown one.
+    pub async fn workspace_key(
+        &self,
+        workspace: &WorkspaceId,
+        key_id: &KeyId,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        Ok(self.get_as(&workspace_pk(workspace.as_str()), &key_sk(key_id.as_str())).await?.map(|v| v.value))
+    }
+
+    /// One page of a workspace's keys (live and revoked), oldest first, read from the workspace's
+    /// partition rather than the `KEYS` index so that a key just created or revoked shows as such
+    /// (the index is eventually consistent on DynamoDB).
+    pub async fn workspace_keys(
+        &self,
+        workspace: &WorkspaceId,
+        limit: usize,
+        cursor: Option<Cursor>,
+    ) -> Result<(Vec<ApiKeyRecord>, Option<Cursor>), StoreError> {
+        let page = self
+            .table
+            .query(
+                &Query::new(Index::Primary, workspace_pk(workspace.as_str()))
+                    .sk(SkRange::Prefix(key_sk("")))
+                    .limit(limit)
+                    .after(cursor),
+            )
+            .await?;
+        let keys = page.items.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        Ok((keys, page.next))
+    }
+
     /// Revokes a key: from this write on, its hash no longer authenticates. `None` if unknown.
     pub async fn revoke_key(&self, key_id: &KeyId, now: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let Some(Versioned { value: mut record, version }) =
