@@ -43,6 +43,8 @@ struct Traffic {
     read_units: AtomicU64,
     queries: AtomicU64,
     writes: AtomicU64,
+    /// Write calls: single writes and transactions (one round trip each).
+    write_calls: AtomicU64,
     write_units: AtomicU64,
 }
 
@@ -87,10 +89,12 @@ impl Table for MeteredTable {
         Ok(items)
     }
     async fn write(&self, write: Write) -> Result<(), StoreError> {
+        self.traffic.write_calls.fetch_add(1, Ordering::Relaxed);
         self.count_write(&write, false);
         self.inner.write(write).await
     }
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.traffic.write_calls.fetch_add(1, Ordering::Relaxed);
         for write in &writes {
             self.count_write(write, true);
         }
@@ -145,6 +149,7 @@ async fn main() {
         traffic.queries.load(Ordering::Relaxed),
         traffic.writes.load(Ordering::Relaxed),
         traffic.write_units.load(Ordering::Relaxed),
+        traffic.write_calls.load(Ordering::Relaxed),
     );
 
     let worker = ClusterWorker::new();
@@ -161,6 +166,7 @@ async fn main() {
     let queries = traffic.queries.load(Ordering::Relaxed) - before.2;
     let writes = traffic.writes.load(Ordering::Relaxed) - before.3;
     let write_units = traffic.write_units.load(Ordering::Relaxed) - before.4;
+    let write_calls = traffic.write_calls.load(Ordering::Relaxed) - before.5;
     let stored = state.store.engine_state(&workspace).await.expect("read").expect("state saved");
     let engine = causeloop_patterns::Engine::from_bytes(&stored.bytes).expect("decodes");
     let mut records_listed = 0;
@@ -184,7 +190,8 @@ async fn main() {
          - engine state: {} bytes ({:.1} KiB) in {} store item(s) (version {}); {} live templates, {} aliases\n\
          - pattern records: {records_listed}\n\
          - table traffic per Issue: {:.2} reads, {:.3} queries, {:.2} writes; \
-           DynamoDB units per Issue: {:.2} RCU, {:.2} WCU",
+           DynamoDB units per Issue: {:.2} RCU, {:.2} WCU\n\
+         - table round trips per Issue: {:.2} (reads, queries, single writes and transactions)",
         records.len(),
         records.len(),
         n / worker_seconds,
@@ -200,5 +207,6 @@ async fn main() {
         writes as f64 / n,
         read_units as f64 / n,
         write_units as f64 / n,
+        (reads + queries + write_calls) as f64 / n,
     );
 }
