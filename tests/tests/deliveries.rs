@@ -171,6 +171,13 @@ async fn events_fan_out_signed_to_subscribed_endpoints_only(app: TestApp) {
     let endpoint = health["outbound_endpoints"].as_array().unwrap().iter().find(|e| e["id"] == a.id.as_str()).unwrap();
     assert_eq!(endpoint["deliveries_24h"], 1);
     assert_eq!(endpoint["delivery_success_rate"], 1.0);
+    assert_eq!(endpoint["url"], ingested.url.as_str());
+    // A connectors key sees the endpoint's health, not its (often capability) URL.
+    let connectors_reader = app.key(&app.owner_slug, "connectors:read").await;
+    let (status, health) = app.get("/v1/integrations/health", &connectors_reader.key).await;
+    assert_eq!(status, 200);
+    let endpoint = health["outbound_endpoints"].as_array().unwrap().iter().find(|e| e["id"] == a.id.as_str()).unwrap();
+    assert_eq!((endpoint["url"].clone(), endpoint["deliveries_24h"].clone()), (Value::Null, json!(1)), "{endpoint}");
 }
 both_backends!(fan_out, events_fan_out_signed_to_subscribed_endpoints_only);
 
@@ -486,11 +493,16 @@ async fn two_copies_of_one_task_post_once() {
     register(&app, &receiver.url, &["issue.ingested"], json!({})).await;
     let worker = app.deliver_worker(true);
     let task = fan_out(&app, &worker, "twice").await.remove(0);
-    let (a, b) = tokio::join!(worker.handle(&task), worker.handle(&task));
-    let mut outcomes = [a, b];
-    outcomes.sort_by_key(|d| matches!(d, Disposition::After(_)));
-    assert_eq!(outcomes[0], Disposition::Done);
-    assert!(matches!(outcomes[1], Disposition::After(_)), "the copy waits out the claim: {outcomes:?}");
+    // The endpoint holds the first copy's request (under the client's 2 s timeout) while the
+    // second copy arrives: it finds the delivery claimed and waits out the claim.
+    receiver.script([Reply::Stall(Duration::from_millis(1500))]);
+    let second = async {
+        wait_for_requests(&receiver, 1).await;
+        worker.handle(&task).await
+    };
+    let (first, second) = tokio::join!(worker.handle(&task), second);
+    assert_eq!(first, Disposition::Done);
+    assert!(matches!(second, Disposition::After(_)), "the copy waits out the claim: {second:?}");
     assert_eq!(receiver.requests().len(), 1);
 }
 
