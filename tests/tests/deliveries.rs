@@ -347,6 +347,12 @@ async fn an_endpoint_down_for_days_fails_its_deliveries_and_is_disabled_then_red
     assert_eq!(delivered["status"], "succeeded");
     assert_eq!(delivered["attempts_made"], MAX_ATTEMPTS + 1);
     assert_eq!(delivered["payload"]["event_type"], "issue.ingested");
+    // The payload carries the Issue: a key that may read webhooks but not Issues does not see it.
+    let webhooks_reader = app.key(&app.owner_slug, "webhooks:read").await;
+    let path = format!("/v1/webhooks/{}/deliveries/{failed_id}", endpoint.id);
+    let (status, withheld) = app.get(&path, &webhooks_reader.key).await;
+    assert_eq!((status, withheld["status"].as_str()), (200, Some("succeeded")), "{withheld}");
+    assert!(withheld.get("payload").is_none(), "{withheld}");
     let (_, shown) = app.get(&format!("/v1/webhooks/{}", endpoint.id), &app.owner.key).await;
     assert_eq!(shown["failing_since"], Value::Null, "a success clears the failure streak");
 }
