@@ -15,6 +15,7 @@
 //! | connector sync record | `WS#<ws>#SYNCS#<con_id>` | `<syn_id>` (time-ordered) | | |
 //! | webhook registration | `WS#<ws>` | `WHK#<whk_id>` | | |
 //! | outbound delivery | `WS#<ws>#WHK#<whk_id>#DLV` | `<dlv_id>` (time-ordered) | | |
+//! | event → its delivery to an endpoint | `WS#<ws>#WHK#<whk_id>#EVT` | `<evt_id>` | | |
 //! | engine state head | `WS#<ws>` | `ENGINE` | | |
 //! | engine state chunk | `WS#<ws>#ENGINE` | `<version:020>#<digest>#<index:04>` | | |
 //! | pattern | `WS#<ws>` | `PAT#<pat_id>` | `WS#<ws>#PATTERNS` | `<last_seen>#<pat_id>` |
@@ -87,6 +88,10 @@ pub fn webhook_sk(webhook_id: &str) -> String {
 
 pub fn deliveries_pk(workspace: &str, webhook_id: &str) -> String {
     format!("WS#{workspace}#WHK#{webhook_id}#DLV")
+}
+
+pub fn delivered_events_pk(workspace: &str, webhook_id: &str) -> String {
+    format!("WS#{workspace}#WHK#{webhook_id}#EVT")
 }
 
 pub const ENGINE_STATE_SK: &str = "ENGINE";
