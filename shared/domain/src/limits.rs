@@ -15,3 +15,8 @@ pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 pub const MAX_METADATA_DEPTH: usize = 10;
 pub const DEFAULT_PAGE_LIMIT: usize = 50;
 pub const MAX_PAGE_LIMIT: usize = 200;
+/// Connectors a workspace may hold; bounds every read of "all the workspace's connectors"
+/// (alert routing reads them consistently on each provider webhook).
+pub const MAX_CONNECTORS_PER_WORKSPACE: usize = 100;
+/// Outbound endpoints a workspace may register; bounds each event's fan-out.
+pub const MAX_OUTBOUND_ENDPOINTS_PER_WORKSPACE: usize = 50;

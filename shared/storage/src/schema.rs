@@ -10,7 +10,7 @@
 //! | issue | `WS#<ws>` | `ISS#<issue_id>` | `WS#<ws>#ISSUES` | `<last_seen>#<issue_id>` |
 //! | ingest job | `WS#<ws>` | `JOB#<job_id>` | | |
 //! | job's clustered marker | `WS#<ws>#JOB#<job_id>` | `CL#<issue_id>` | | |
-//! | connector | `WS#<ws>` | `CON#<con_id>` | `WS#<ws>#CONTYPE#<type>` | `<con_id>` |
+//! | connector | `WS#<ws>` | `CON#<con_id>` | | |
 //! | connector id → workspace | `CONID#<con_id>` | `CON` | | |
 //! | connector sync record | `WS#<ws>#SYNCS#<con_id>` | `<syn_id>` (time-ordered) | | |
 //! | webhook registration | `WS#<ws>` | `WHK#<whk_id>` | | |
@@ -67,9 +67,6 @@ pub fn clustered_marker_sk(issue_id: &str) -> String {
 pub const CONNECTOR_SK_PREFIX: &str = "CON#";
 pub fn connector_sk(connector_id: &str) -> String {
     format!("{CONNECTOR_SK_PREFIX}{connector_id}")
-}
-pub fn connectors_by_type_index_pk(workspace: &str, connector_type: &str) -> String {
-    format!("WS#{workspace}#CONTYPE#{connector_type}")
 }
 /// The one item that maps a bare connector id to its workspace, for the inbound receiver whose
 /// URL names only the connector.
