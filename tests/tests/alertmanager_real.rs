@@ -52,6 +52,7 @@ receivers:
     webhook_configs:
       - url: "{webhook_url}"
         send_resolved: true
+        max_alerts: 100
         http_config:
           authorization:
             type: Bearer

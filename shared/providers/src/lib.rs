@@ -22,6 +22,7 @@ pub use alert::{AlertState, CanonicalAlert};
 pub use error::{ParseError, VerifyError};
 pub use headers::Headers;
 pub use providers::cloudwatch::parse_alarm_message as parse_cloudwatch_alarm;
+pub use providers::prometheus_style::MAX_ALERTS_PER_NOTIFICATION;
 pub use providers::{
     alertmanager::Alertmanager, azure::AzureMonitor, cloudwatch::CloudWatch, custom::Custom, datadog::Datadog,
     gcp::GoogleCloudMonitoring, grafana::Grafana, newrelic::NewRelic, opsgenie::Opsgenie, pagerduty::PagerDuty,

@@ -10,5 +10,5 @@ pub mod grafana;
 pub mod newrelic;
 pub mod opsgenie;
 pub mod pagerduty;
-mod prometheus_style;
+pub(crate) mod prometheus_style;
 pub mod sentry;

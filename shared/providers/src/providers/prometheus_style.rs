@@ -25,9 +25,17 @@ pub(crate) fn truncated_alerts(raw_body: &[u8]) -> Option<u64> {
     body.get("truncatedAlerts").and_then(Value::as_u64).filter(|n| *n > 0)
 }
 
+/// Alerts one notification may carry. Each becomes an Issue write within the request, so the
+/// work per request stays far inside the function's timeout; the tools cap their own
+/// notifications with `max_alerts` (Alertmanager) or "Max alerts" (Grafana).
+pub const MAX_ALERTS_PER_NOTIFICATION: usize = 100;
+/// The group-wide labels and annotations are copied into every alert: this bounds the copies.
+const MAX_COPIED_COMMON_BYTES: usize = 4 * 1024 * 1024;
+
 /// One canonical alert per entry of `alerts[]`. Alerts cut by `max_alerts`
 /// (`truncatedAlerts` > 0) are not in the body and cannot be recovered; they come back on the
-/// tool's next notification for the group.
+/// tool's next notification for the group. A group over [`MAX_ALERTS_PER_NOTIFICATION`] is
+/// refused whole (nothing applied), which a tool does not retry.
 pub(crate) fn parse_group(raw_body: &[u8]) -> Result<Vec<CanonicalAlert>, ParseError> {
     let body = parse_object(raw_body)?;
     let alerts = match body.get("alerts") {
@@ -35,6 +43,29 @@ pub(crate) fn parse_group(raw_body: &[u8]) -> Result<Vec<CanonicalAlert>, ParseE
         Some(_) => return Err(ParseError::invalid("alerts", "must be an array")),
         None => return Err(ParseError::missing("alerts")),
     };
+    if alerts.len() > MAX_ALERTS_PER_NOTIFICATION {
+        return Err(ParseError::invalid(
+            "alerts",
+            format!(
+                "holds {} alerts; a notification may hold at most {MAX_ALERTS_PER_NOTIFICATION} (set max_alerts in the receiver)",
+                alerts.len()
+            ),
+        ));
+    }
+    let common_bytes: usize = ["groupLabels", "commonLabels", "commonAnnotations"]
+        .iter()
+        .filter_map(|key| body.get(*key))
+        .map(|value| value.to_string().len())
+        .sum();
+    if common_bytes.saturating_mul(alerts.len()) > MAX_COPIED_COMMON_BYTES {
+        return Err(ParseError::invalid(
+            "commonAnnotations",
+            format!(
+                "the group's labels and annotations ({common_bytes} bytes) copied into each of {} alerts pass {MAX_COPIED_COMMON_BYTES} bytes",
+                alerts.len()
+            ),
+        ));
+    }
     let group_status = scalar(body.get("status"));
     let mut shared_labels = string_map(body.get("groupLabels"), "groupLabels")?;
     shared_labels.extend(string_map(body.get("commonLabels"), "commonLabels")?);

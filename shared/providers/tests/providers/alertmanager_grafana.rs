@@ -1,5 +1,5 @@
 use crate::support::{parse, sample, with, without};
-use causeloop_providers::{AlertState, ParseError};
+use causeloop_providers::{AlertState, ParseError, MAX_ALERTS_PER_NOTIFICATION};
 use serde_json::json;
 
 const GROUP: &str = sample!("alertmanager.json");
@@ -96,4 +96,42 @@ fn grafana_notification_yields_each_alert() {
     assert_eq!(cpu.state, AlertState::Resolved);
     assert_eq!(cpu.severity, None);
     assert_eq!(cpu.ended_at.as_deref(), Some("2025-02-11T07:45:00Z"));
+}
+
+/// A group with `n` copies of the sample's first alert, each its own fingerprint.
+fn group_of(n: usize, common_annotation_bytes: usize) -> String {
+    let mut group: serde_json::Value = serde_json::from_str(GROUP).unwrap();
+    let alert = group["alerts"][0].clone();
+    group["alerts"] = (0..n)
+        .map(|i| {
+            let mut alert = alert.clone();
+            alert["fingerprint"] = json!(format!("fp{i}"));
+            alert
+        })
+        .collect();
+    group["commonAnnotations"] = json!({"runbook": "r".repeat(common_annotation_bytes)});
+    group.to_string()
+}
+
+#[test]
+fn a_group_is_bounded_in_alerts_and_in_what_it_copies_into_them() {
+    for provider in ["alertmanager", "grafana"] {
+        assert_eq!(
+            parse(provider, &group_of(MAX_ALERTS_PER_NOTIFICATION, 10)).unwrap().len(),
+            MAX_ALERTS_PER_NOTIFICATION
+        );
+        match parse(provider, &group_of(MAX_ALERTS_PER_NOTIFICATION + 1, 10)) {
+            Err(ParseError::InvalidField { field, reason }) => {
+                assert_eq!(field, "alerts");
+                assert!(reason.contains("max_alerts"), "{reason}");
+            }
+            other => panic!("{provider}: {other:?}"),
+        }
+        // 100 alerts each receiving a 64 KiB annotation: 6.4 MiB of copies, refused.
+        match parse(provider, &group_of(100, 64 * 1024)) {
+            Err(ParseError::InvalidField { field, .. }) => assert_eq!(field, "commonAnnotations"),
+            other => panic!("{provider}: {other:?}"),
+        }
+        assert!(parse(provider, &group_of(10, 64 * 1024)).is_ok(), "ten copies are fine");
+    }
 }
