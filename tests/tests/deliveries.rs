@@ -540,6 +540,38 @@ async fn two_copies_of_one_task_post_once() {
     assert_eq!(receiver.requests().len(), 1);
 }
 
+/// One test ping per endpoint per time slot: of three requests in a row (at most one slot
+/// boundary between them), at least one is refused with 429 and Retry-After, and each ping that
+/// was accepted is one delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_pings_are_rate_limited_per_endpoint() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let receiver = Receiver::start().await;
+    let endpoint = register(&app, &receiver.url, &["issue.ingested"], json!({})).await;
+    let other = register(&app, &receiver.url, &["issue.ingested"], json!({})).await;
+    let path = format!("/v1/webhooks/{}/test", endpoint.id);
+    let mut accepted = 0;
+    let mut refused = Vec::new();
+    for _ in 0..3 {
+        let response = app.http.post(app.url(&path)).bearer_auth(&app.owner.key).json(&json!({})).send().await.unwrap();
+        match response.status().as_u16() {
+            202 => accepted += 1,
+            429 => {
+                let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(body["error"], "test_rate_limited", "{body}");
+                assert!((1..=causeloop_api::deliveries::TEST_INTERVAL_SECONDS).contains(&retry_after));
+                refused.push(body);
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(!refused.is_empty() && accepted >= 1, "{accepted} accepted, {refused:?}");
+    assert_eq!(app.delivery_messages().await.len(), accepted, "one task per accepted ping");
+    // The limit is the endpoint's, not the workspace's.
+    assert_eq!(app.post(&format!("/v1/webhooks/{}/test", other.id), &app.owner.key, &json!({})).await.0, 202);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn during_a_rotation_both_secrets_sign_and_the_ping_reaches_the_endpoint() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
@@ -566,9 +598,12 @@ async fn during_a_rotation_both_secrets_sign_and_the_ping_reaches_the_endpoint()
     if let Some(verified) = python_verifies(&new_secret, &request) {
         assert!(verified, "the Standard Webhooks library and hmac.compare_digest accept the delivery");
     }
-    // After a grace of zero only the new secret signs.
+    // After a grace of zero only the new secret signs (the ping delivered again: a second test
+    // within its time slot would be refused).
     app.post(&format!("/v1/webhooks/{}/rotate", old.id), &app.owner.key, &json!({"grace_period_seconds": 0})).await;
-    app.post(&format!("/v1/webhooks/{}/test", old.id), &app.owner.key, &json!({})).await;
+    let redeliver = format!("/v1/webhooks/{}/deliveries/{}/redeliver", old.id, ping["id"].as_str().unwrap());
+    let (status, again) = app.post(&redeliver, &app.owner.key, &json!({})).await;
+    assert_eq!(status, 202, "{again}");
     let task = app.delivery_messages().await.remove(0);
     app.deliver_worker(true).handle(&task).await;
     let request = receiver.requests().remove(1);

@@ -158,8 +158,14 @@ async fn redeliver(
     Ok((StatusCode::ACCEPTED, Json(delivery_view(&delivery, false))))
 }
 
+/// Test pings per endpoint: one per this many seconds.
+pub const TEST_INTERVAL_SECONDS: u64 = 10;
+
 /// `POST /v1/webhooks/{id}/test`: delivers a `ping` event to this endpoint alone, whatever its
-/// subscriptions, and even while it is disabled (to check it before enabling it again).
+/// subscriptions, and even while it is disabled (to check it before enabling it again). One per
+/// endpoint per [`TEST_INTERVAL_SECONDS`]: the ping of a time slot is one event, so a second
+/// request in the slot finds its delivery and answers 429, and a key cannot turn Causeloop into
+/// a request flood against a URL.
 async fn test(
     State(state): State<AppState>,
     principal: Principal,
@@ -170,11 +176,12 @@ async fn test(
     let id = parse_webhook_id(&id)?;
     let webhook = outbound_endpoint(&state, workspace, &id).await?;
     let now_ms = now_millis();
-    let nonce = hex::encode(rand::random::<[u8; 16]>());
+    let slot_ms = TEST_INTERVAL_SECONDS * 1000;
+    let slot = now_ms / slot_ms;
     let event = envelope(
         EventType::Ping,
         workspace,
-        &format!("ping/{}/{nonce}", webhook.id),
+        &format!("ping/{}/{slot}", webhook.id),
         None,
         json!({"webhook_id": webhook.id, "message": "a test delivery from Causeloop"}),
         &format_unix_millis(now_ms),
@@ -182,7 +189,20 @@ async fn test(
     let payload = serde_json::to_string(&event).expect("envelope serializes");
     let delivery =
         Delivery::new(webhook.id.clone(), event.id.clone(), workspace.clone(), EventType::Ping, payload, now_ms);
-    state.store.create_delivery(&delivery).await?;
-    state.queue.send_batch(QueueName::Delivery, vec![task_for(&delivery).to_message()]).await?;
-    Ok((StatusCode::ACCEPTED, Json(delivery_view(&delivery, false))))
+    let (stored, created) = state.store.create_delivery(&delivery).await?;
+    if !created {
+        let retry_after = ((slot + 1) * slot_ms).saturating_sub(now_ms).div_ceil(1000).max(1);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "test_rate_limited",
+            format!(
+                "an endpoint gets one test per {TEST_INTERVAL_SECONDS} s; this one was tested {} s ago",
+                (now_ms - stored.value.created_at_ms) / 1000
+            ),
+        )
+        .with("retry_after_seconds", retry_after)
+        .with("delivery_id", stored.value.id.as_str()));
+    }
+    state.queue.send_batch(QueueName::Delivery, vec![task_for(&stored.value).to_message()]).await?;
+    Ok((StatusCode::ACCEPTED, Json(delivery_view(&stored.value, false))))
 }
