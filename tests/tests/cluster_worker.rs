@@ -12,7 +12,7 @@ use causeloop_domain::ingest::normalize_record;
 use causeloop_domain::{IssueId, WorkspaceId};
 use causeloop_patterns::Engine;
 use causeloop_storage::patterns::{PatternFilter, PatternSort};
-use causeloop_tests::faults::CrashAfterWrites;
+use causeloop_tests::faults::{CrashAfterWrites, LoseNextTransactionRace};
 use causeloop_tests::{stores, Backend, Stores};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,8 +39,23 @@ fn message(workspace: &WorkspaceId, issue: &IssueId) -> WorkMessage {
     }
 }
 
-async fn two_workers_race_and_lose_nothing(stores: Stores) {
-    let state = AppState::new(stores.table.clone(), stores.queue.clone(), Settings::default());
+/// How the two workers meet.
+#[derive(Clone, Copy, PartialEq)]
+enum Race {
+    /// At the same time. On SQLite only: moto rolls a failed transaction back by restoring a
+    /// snapshot of the whole table, which drops the other worker's writes made meanwhile (moto's
+    /// defect; DynamoDB transactions are isolated).
+    Concurrent,
+    /// Their batches alternate, and before each batch another writer wins the race for the
+    /// first record the batch's transaction conditions on: every batch loses once, re-reads and
+    /// decides again, and each worker's cached engine goes stale under the other's saves.
+    Interleaved,
+}
+
+async fn two_workers_race_and_lose_nothing(stores: Stores, race_kind: Race) {
+    let racer = Arc::new(LoseNextTransactionRace::new(stores.table.clone()));
+    let table: Arc<dyn causeloop_storage::Table> = racer.clone();
+    let state = AppState::new(table, stores.queue.clone(), Settings::default());
     let workspace = WorkspaceId::random(1, rand::random());
     let mut issues: Vec<(usize, IssueId)> = Vec::new();
     for n in 0..12 {
@@ -55,22 +70,39 @@ async fn two_workers_race_and_lose_nothing(stores: Stores) {
             issues.push((cause, issue.id));
         }
     }
-    // Each worker takes every other Issue, in small batches, at the same time.
-    let race = |worker: ClusterWorker, parity: usize| {
-        let (state, workspace) = (state.clone(), workspace.clone());
-        let mine: Vec<IssueId> =
-            issues.iter().enumerate().filter(|(at, _)| at % 2 == parity).map(|(_, (_, id))| id.clone()).collect();
-        tokio::spawn(async move {
-            for batch in mine.chunks(3) {
-                let messages = batch.iter().map(|id| message(&workspace, id)).collect();
-                let failed = worker.handle_batch(&state, messages).await;
-                assert!(failed.is_empty(), "{failed:?}");
-            }
-        })
+    // Each worker takes every other Issue, in small batches.
+    let mine = |parity: usize| -> Vec<IssueId> {
+        issues.iter().enumerate().filter(|(at, _)| at % 2 == parity).map(|(_, (_, id))| id.clone()).collect()
     };
-    let (a, b) = tokio::join!(race(ClusterWorker::new(), 0), race(ClusterWorker::new(), 1));
-    a.unwrap();
-    b.unwrap();
+    match race_kind {
+        Race::Concurrent => {
+            let race = |worker: ClusterWorker, parity: usize| {
+                let (state, workspace, mine) = (state.clone(), workspace.clone(), mine(parity));
+                tokio::spawn(async move {
+                    for batch in mine.chunks(3) {
+                        let messages = batch.iter().map(|id| message(&workspace, id)).collect();
+                        let failed = worker.handle_batch(&state, messages).await;
+                        assert!(failed.is_empty(), "{failed:?}");
+                    }
+                })
+            };
+            let (a, b) = tokio::join!(race(ClusterWorker::new(), 0), race(ClusterWorker::new(), 1));
+            a.unwrap();
+            b.unwrap();
+        }
+        Race::Interleaved => {
+            let workers = [ClusterWorker::new(), ClusterWorker::new()];
+            let (even, odd) = (mine(0), mine(1));
+            for (a, b) in even.chunks(3).zip(odd.chunks(3)) {
+                for (worker, batch) in workers.iter().zip([a, b]) {
+                    racer.arm();
+                    let messages = batch.iter().map(|id| message(&workspace, id)).collect();
+                    let failed = worker.handle_batch(&state, messages).await;
+                    assert!(failed.is_empty(), "{failed:?}");
+                }
+            }
+        }
+    }
 
     let check = || async {
         let (patterns, _) = state
@@ -108,13 +140,18 @@ async fn two_workers_race_and_lose_nothing(stores: Stores) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_race_sqlite() {
-    two_workers_race_and_lose_nothing(stores(Backend::Sqlite).await.unwrap()).await;
+    two_workers_race_and_lose_nothing(stores(Backend::Sqlite).await.unwrap(), Race::Concurrent).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_workers_race_moto() {
+async fn two_workers_interleave_and_lose_every_race_once_sqlite() {
+    two_workers_race_and_lose_nothing(stores(Backend::Sqlite).await.unwrap(), Race::Interleaved).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_interleave_and_lose_every_race_once_moto() {
     if let Some(stores) = stores(Backend::Moto).await {
-        two_workers_race_and_lose_nothing(stores).await;
+        two_workers_race_and_lose_nothing(stores, Race::Interleaved).await;
     }
 }
 
