@@ -41,8 +41,10 @@ pub enum AddressClass {
     Unspecified,
     Documentation,
     Reserved,
-    /// Instance metadata services (AWS IMDS, ECS task metadata).
+    /// Instance metadata services (AWS IMDS, ECS task metadata, EKS Pod Identity).
     CloudMetadata,
+    /// The Lambda Runtime API's port, on whatever host.
+    RuntimeApi,
 }
 
 impl AddressClass {
@@ -62,6 +64,7 @@ impl AddressClass {
         match self {
             AddressClass::Public => "a public address",
             AddressClass::Loopback => "a loopback address",
+            AddressClass::RuntimeApi => "the port of the Lambda Runtime API",
             AddressClass::Private => "a private-network address",
             AddressClass::SharedAddressSpace => "a carrier-grade NAT (100.64.0.0/10) address",
             AddressClass::LinkLocal => "a link-local address",
@@ -76,10 +79,16 @@ impl AddressClass {
     }
 }
 
-/// The AWS instance metadata service (also used by other clouds), and the ECS task metadata one.
-const METADATA_V4: [Ipv4Addr; 2] = [Ipv4Addr::new(169, 254, 169, 254), Ipv4Addr::new(169, 254, 170, 2)];
-/// IMDS over IPv6 on Nitro instances.
-const METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254);
+/// The AWS instance metadata service (also used by other clouds), the ECS task metadata one,
+/// and the EKS Pod Identity agent: each hands out credentials.
+const METADATA_V4: [Ipv4Addr; 3] =
+    [Ipv4Addr::new(169, 254, 169, 254), Ipv4Addr::new(169, 254, 170, 2), Ipv4Addr::new(169, 254, 170, 23)];
+/// The same over IPv6: IMDS on Nitro instances, and the EKS Pod Identity agent.
+const METADATA_V6: [Ipv6Addr; 2] =
+    [Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254), Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0023)];
+/// The port of the Lambda Runtime API (`AWS_LAMBDA_RUNTIME_API` is `127.0.0.1:9001`): a request
+/// to it could take the function's next invocation. Refused even when private targets are allowed.
+pub const LAMBDA_RUNTIME_API_PORT: u16 = 9001;
 /// Host names that resolve to a metadata service inside the cloud.
 const METADATA_HOSTS: &[&str] =
     &["metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"];
@@ -121,7 +130,7 @@ fn embedded_ipv4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
 }
 
 pub fn classify_ipv6(ip: Ipv6Addr) -> AddressClass {
-    if ip == METADATA_V6 {
+    if METADATA_V6.contains(&ip) {
         return AddressClass::CloudMetadata;
     }
     if let Some(v4) = embedded_ipv4(ip) {
@@ -224,6 +233,13 @@ pub fn check_outbound_url(text: &str, allow_private: bool) -> Result<CheckedUrl,
         return Err(UrlRefusal::HasCredentials);
     }
     let port = url.port_or_known_default().unwrap_or(443);
+    if allow_private && port == LAMBDA_RUNTIME_API_PORT {
+        // Only private targets can reach it; names are resolved later, without the port.
+        return Err(UrlRefusal::ForbiddenAddress {
+            host: format!("{}:{port}", url.host_str().unwrap_or_default()),
+            class: AddressClass::RuntimeApi,
+        });
+    }
     let resolve = match url.host() {
         None => return Err(UrlRefusal::Invalid("it has no host".into())),
         Some(Host::Ipv4(ip)) => {
@@ -275,6 +291,7 @@ mod tests {
             ("169.254.1.1", AddressClass::LinkLocal),
             ("169.254.169.254", AddressClass::CloudMetadata),
             ("169.254.170.2", AddressClass::CloudMetadata),
+            ("169.254.170.23", AddressClass::CloudMetadata),
             ("0.0.0.0", AddressClass::Unspecified),
             ("224.0.0.1", AddressClass::Multicast),
             ("255.255.255.255", AddressClass::Broadcast),
@@ -305,6 +322,7 @@ mod tests {
             ("64:ff9b::a00:1", AddressClass::Private),
             ("2002:7f00:1::", AddressClass::Loopback),
             ("fd00:ec2::254", AddressClass::CloudMetadata),
+            ("fd00:ec2::23", AddressClass::CloudMetadata),
         ] {
             assert_eq!(class(ip), expected, "{ip}");
         }
@@ -322,6 +340,20 @@ mod tests {
             check_outbound_url("https://user:pw@hooks.example.com/", true).unwrap_err(),
             UrlRefusal::HasCredentials
         );
+    }
+
+    #[test]
+    fn refuses_the_lambda_runtime_api_port_when_private_targets_are_allowed() {
+        for url in [
+            "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+            "http://localhost:9001/",
+            "http://10.0.0.5:9001/",
+        ] {
+            let refused = check_outbound_url(url, true).unwrap_err();
+            assert!(matches!(refused, UrlRefusal::ForbiddenAddress { class: AddressClass::RuntimeApi, .. }), "{url}");
+        }
+        assert!(check_outbound_url("http://127.0.0.1:9002/hook", true).is_ok());
+        assert!(check_outbound_url("https://hooks.example.com:9001/", false).is_ok(), "a public host may use the port");
     }
 
     #[test]
