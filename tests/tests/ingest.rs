@@ -105,20 +105,33 @@ async fn send_raw(app: &TestApp, path: &str, content_type: Option<&str>, body: V
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// Sends `head` (request line and headers) and then `body` chunks over a raw socket, ignoring a
-/// server that stops reading, and returns the status and the JSON of the answer.
+/// Sends `head` (request line and headers) and then `body` chunks over a raw socket while
+/// reading the answer as it comes (a server that answers before the body ends may then close,
+/// and an answer left unread would be lost to the reset), and returns its status and JSON.
 async fn raw_exchange(app: &TestApp, head: String, body: Vec<Vec<u8>>) -> (u16, Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = app.base.trim_start_matches("http://").to_string();
-    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
-    socket.write_all(head.as_bytes()).await.unwrap();
-    for chunk in body {
-        if socket.write_all(&chunk).await.is_err() {
+    let socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut reader, mut writer) = socket.into_split();
+    let writing = tokio::spawn(async move {
+        if writer.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        for chunk in body {
+            if writer.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while let Ok(read) = reader.read(&mut buffer).await {
+        if read == 0 {
             break;
         }
+        answer.extend_from_slice(&buffer[..read]);
     }
-    let mut answer = Vec::new();
-    let _ = socket.read_to_end(&mut answer).await;
+    writing.abort();
     let text = String::from_utf8_lossy(&answer).to_string();
     let status = text.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
     let json = text.split_once("\r\n\r\n").and_then(|(_, body)| {
@@ -128,9 +141,10 @@ async fn raw_exchange(app: &TestApp, head: String, body: Vec<Vec<u8>>) -> (u16, 
     (status, json.unwrap_or(Value::Null))
 }
 
-/// The body limit holds before a byte of the body is read: a declared length over it is refused
-/// from the headers alone (the body is never sent here), and a body sent without a length is cut
-/// off once it passes the limit. Both answer the API's 413 naming the limit.
+/// The body limit holds before any handler reads the body: a declared length over it is refused
+/// from the headers (here the body never comes; the server stops waiting for it), and a body
+/// sent without a length is cut off once it passes the limit. Both answer the API's 413 naming
+/// the limit, and store nothing.
 async fn oversized_bodies_are_refused_before_reading(app: TestApp) {
     let key = &app.owner.key;
     let declared = format!(

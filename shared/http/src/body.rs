@@ -18,20 +18,39 @@ pub fn body_too_large(size: usize, limit: usize) -> ApiError {
     .with("limit_bytes", limit)
 }
 
-/// Refuses, from its `Content-Length` and before it is read, a body over
-/// [`MAX_REQUEST_BODY_BYTES`]; a body sent without a length is cut off at the limit by
-/// `DefaultBodyLimit` while it is read.
+/// What is read and thrown away of a refused body before answering, at most: a client still
+/// sending its body when the answer comes and the connection closes would see a reset instead of
+/// the 413, so a moderately oversized body is drained (never stored); a larger one, or one that
+/// does not come, is cut off.
+const DRAIN_BYTES: usize = 2 * MAX_REQUEST_BODY_BYTES;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Refuses, from its `Content-Length` and without storing it, a body over
+/// [`MAX_REQUEST_BODY_BYTES`] before any handler runs; a body sent without a length is cut off at
+/// the limit by `DefaultBodyLimit` while it is read. Both answer the API's JSON 413.
 pub async fn refuse_oversized_bodies(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    use futures_util::StreamExt;
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok());
     if let Some(size) = declared.filter(|size| *size > MAX_REQUEST_BODY_BYTES as u64) {
+        let mut chunks = request.into_body().into_data_stream();
+        let drain = async {
+            let mut drained = 0;
+            while let Some(Ok(chunk)) = chunks.next().await {
+                drained += chunk.len();
+                if drained > DRAIN_BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
         return body_too_large(usize::try_from(size).unwrap_or(usize::MAX), MAX_REQUEST_BODY_BYTES).into_response();
     }
     let response = next.run(request).await;
