@@ -7,7 +7,7 @@ use crate::outbound::OutboundClient;
 use crate::state::AppState;
 use crate::workers::deliver::DeliverWorker;
 use crate::workers::{self, cluster};
-use crate::{alerts, connectors, inbound, ingest, issues, patterns, webhooks};
+use crate::{alerts, connectors, inbound, ingest, issues, patterns, predictions, webhooks};
 use axum::Router;
 use causeloop_storage::QueueName;
 
@@ -18,6 +18,8 @@ pub enum Family {
     Ingest,
     Issues,
     Patterns,
+    /// Predictions and fix recommendations (`predictions.rs`).
+    Insights,
     Connectors,
     Webhooks,
     Alerts,
@@ -25,10 +27,11 @@ pub enum Family {
 }
 
 impl Family {
-    pub const ALL: [Family; 7] = [
+    pub const ALL: [Family; 8] = [
         Family::Ingest,
         Family::Issues,
         Family::Patterns,
+        Family::Insights,
         Family::Connectors,
         Family::Webhooks,
         Family::Alerts,
@@ -40,6 +43,7 @@ impl Family {
             Family::Ingest => ingest::ROUTES,
             Family::Issues => issues::ROUTES,
             Family::Patterns => patterns::ROUTES,
+            Family::Insights => predictions::ROUTES,
             Family::Connectors => connectors::ROUTES,
             Family::Webhooks => webhooks::ROUTES,
             Family::Alerts => alerts::ROUTES,
@@ -90,6 +94,9 @@ impl Families {
         }
         if self.contains(Family::Patterns) {
             router = router.merge(patterns::routes());
+        }
+        if self.contains(Family::Insights) {
+            router = router.merge(predictions::routes());
         }
         if self.contains(Family::Connectors) {
             router = router.merge(connectors::routes());
@@ -148,7 +155,7 @@ impl Function {
     pub const fn role(self) -> Role {
         match self {
             Function::Ingest => Role::Http(Families::of(&[Family::Ingest])),
-            Function::Issues => Role::Http(Families::of(&[Family::Issues, Family::Patterns])),
+            Function::Issues => Role::Http(Families::of(&[Family::Issues, Family::Patterns, Family::Insights])),
             Function::Connectors => Role::Http(Families::of(&[Family::Connectors])),
             Function::Webhooks => Role::Http(Families::of(&[Family::Webhooks])),
             Function::Alerts => Role::Http(Families::of(&[Family::Alerts, Family::Inbound])),

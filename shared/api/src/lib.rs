@@ -16,12 +16,14 @@ pub mod events;
 mod fields;
 pub mod inbound;
 pub mod ingest;
+pub mod insights_view;
 pub mod issues;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod messages;
 pub mod outbound;
 pub mod patterns;
+pub mod predictions;
 pub mod provisioning;
 pub mod secrets;
 pub mod state;

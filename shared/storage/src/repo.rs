@@ -261,7 +261,7 @@ impl Store {
         self.get_as(&workspace_pk(workspace.as_str()), &issue_sk(id.as_str())).await
     }
 
-    fn issue_item(issue: &Issue, version: u64) -> Item {
+    pub(crate) fn issue_item(issue: &Issue, version: u64) -> Item {
         Item::new(workspace_pk(issue.workspace_id.as_str()), issue_sk(issue.id.as_str()), encode(issue))
             .with_gsi1(
                 issues_index_pk(issue.workspace_id.as_str()),

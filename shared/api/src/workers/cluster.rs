@@ -21,6 +21,7 @@
 //! Every step can be repeated: a redelivered message finds the Issue already counted and changes
 //! nothing twice; event ids derive from their cause, so a re-emitted event is the same event.
 
+use super::insights::InsightEvent;
 use super::WorkMessage;
 use crate::events::{emit, envelope};
 use crate::messages::ClusterRequest;
@@ -170,15 +171,28 @@ impl ClusterWorker {
             self.merges_applied(workspace, &outcome.merges).await;
         }
         let mut failed = Vec::new();
+        let mut done = Vec::new();
+        let mut insight_events = super::insights::merge_events(workspace, &outcome.merges);
         for ((message_id, request), issue) in requests.into_iter().zip(issues) {
             if !failed.is_empty() {
                 failed.push(message_id);
                 continue;
             }
-            if let Err(err) = finish_one(state, &request, issue, &outcome, &now).await {
-                tracing::warn!(message_id = %message_id, error = %err, "cluster message failed; will be retried");
-                failed.push(message_id);
+            match finish_one(state, &request, issue, &outcome, &now).await {
+                Ok(live) => {
+                    done.push(message_id);
+                    insight_events
+                        .extend(live.map(|pattern| InsightEvent::Clustered { issue_id: request.issue_id, pattern }));
+                }
+                Err(err) => {
+                    tracing::warn!(message_id = %message_id, error = %err, "cluster message failed; will be retried");
+                    failed.push(message_id);
+                }
             }
+        }
+        if let Err(err) = super::insights::apply(state, workspace, &insight_events).await {
+            tracing::warn!(workspace = %workspace, error = %err, "insights failed; the batch will be retried");
+            failed.splice(0..0, done);
         }
         failed
     }
@@ -498,13 +512,15 @@ async fn write_issue_pattern(store: &Store, issue: Versioned<Issue>, pattern_id:
     .await
 }
 
+/// Returns the live pattern the Issue is now counted in, if any.
 async fn finish_one(
     state: &AppState,
     request: &ClusterRequest,
     issue: Option<Versioned<Issue>>,
     outcome: &EngineOutcome,
     now: &str,
-) -> Result<(), StoreError> {
+) -> Result<Option<PatternId>, StoreError> {
+    let mut counted_in = None;
     if let Some(issue) = issue {
         let existing = issue.value.pattern_id.as_deref().and_then(PatternId::parse);
         let assigned = outcome.patterns.get(&issue.value.id).copied();
@@ -519,11 +535,12 @@ async fn finish_one(
             let live = record_membership(state, &issue.value, &pattern_id, engine_id, &outcome.templates, now).await?;
             if let Some(live) = live {
                 write_issue_pattern(&state.store, issue, &live).await?;
+                counted_in = Some(live);
             }
         }
     }
     if let Some(job) = &request.job_id {
         state.store.mark_clustered(&request.workspace_id, job, &request.issue_id).await?;
     }
-    Ok(())
+    Ok(counted_in)
 }
