@@ -209,9 +209,10 @@ async fn ingest_batch(
     let record_issue_ids: Vec<IssueId> =
         accepted.iter().map(|(_, record)| IssueId::derive(&workspace, &record.source, &record.external_id)).collect();
 
-    let mut distinct: Vec<&IssueId> = record_issue_ids.iter().collect();
-    distinct.sort();
-    distinct.dedup();
+    // In record order, so that a backfill sent in time order is counted by Insights in time order.
+    let mut distinct: Vec<&IssueId> = Vec::with_capacity(record_issue_ids.len());
+    let mut seen = std::collections::HashSet::new();
+    distinct.extend(record_issue_ids.iter().filter(|id| seen.insert(*id)));
     let cluster_messages = distinct
         .into_iter()
         .map(|issue_id| {

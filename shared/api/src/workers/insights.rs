@@ -86,6 +86,23 @@ impl Patterns {
     }
 }
 
+/// The Pattern `pattern` lives on as after the merges among `events` (a merged-away id names its
+/// survivor; merges of merges are followed).
+fn live_pattern<'a>(events: &'a [InsightEvent], pattern: &'a PatternId) -> &'a PatternId {
+    let mut live = pattern;
+    for _ in 0..events.len() {
+        let next = events.iter().find_map(|event| match event {
+            InsightEvent::Merged { from, into } if from == live && into != live => Some(into),
+            _ => None,
+        });
+        match next {
+            Some(into) => live = into,
+            None => break,
+        }
+    }
+    live
+}
+
 fn millis(text: &str) -> i64 {
     parse_unix_millis(text).map_or(0, |ms| ms as i64)
 }
@@ -130,91 +147,94 @@ async fn apply_step(state: &AppState, workspace: &WorkspaceId, events: &[Insight
     let now = now_millis() as i64;
     let now_text = format_unix_millis(now as u64);
     let mut workspace_changed = false;
-    let mut changed_issues = Vec::new();
     let mut emitted: Vec<EventEnvelope> = Vec::new();
+    // Merges first: the engine made them before any of this batch's Issues were counted.
     for event in events {
-        match event {
-            InsightEvent::Merged { from, into } => {
-                let Some(at) = patterns.items.iter().position(|(record, _)| &record.pattern_id == from) else {
-                    continue; // merged before (a redelivery), or it never had insights
-                };
-                let (victim, read) = patterns.items.remove(at);
-                patterns.changed.remove(at);
-                if let Some(read) = read {
-                    patterns.removed.push((victim.pattern_id.clone(), read));
-                }
-                let i = patterns.index(into);
-                let survivor = &mut patterns.items[i].0;
-                let into_key = survivor.key;
-                insights.merge_patterns(&mut survivor.insights, into_key, victim.insights, victim.key);
-                for past in victim.recent {
-                    survivor.remember(past);
-                }
-                patterns.changed[i] = true;
-                workspace_changed = true;
-            }
-            InsightEvent::Clustered { issue_id, pattern } => {
-                let Some(slot) = issue_ids.iter().position(|id| *id == issue_id) else { continue };
-                let Some(stored) = issues[slot].as_mut() else { continue };
-                let issue = &mut stored.value;
-                let history = issue.unapplied_history();
-                let reopened = history.iter().any(|step| matches!(step, HistoryEvent::Opened { .. }));
-                if history.is_empty() && issue.triage.is_some() {
-                    continue;
-                }
-                // A Pattern merged away earlier in this step lives on in its survivor.
-                let live = events
-                    .iter()
-                    .rev()
-                    .find_map(|e| match e {
-                        InsightEvent::Merged { from, into } if from == pattern => Some(into),
-                        _ => None,
-                    })
-                    .unwrap_or(pattern);
-                let i = patterns.index(live);
-                let record = &mut patterns.items[i].0;
-                let key = record.key;
-                let mut resolved: Option<RecurrencePrediction> = None;
-                for step in history {
-                    match step {
-                        HistoryEvent::Opened { at } => insights.issue_opened(&mut record.insights, key, at),
-                        HistoryEvent::Resolved { at, fix } => {
-                            resolved = Some(insights.issue_resolved(&mut record.insights, key, at, fix.as_deref()));
-                            record.remember(PastResolution::new(issue.id.as_str(), &issue.title, at, fix.as_deref()));
-                        }
-                    }
-                    patterns.changed[i] = true;
-                    workspace_changed = true;
-                }
-                issue.mark_history_applied();
-                // An open Issue: as if resolved now. A resolved one: as made at its resolution.
-                let prediction = match (issue.status, resolved) {
-                    (IssueStatus::Resolved, Some(made)) => made,
-                    (IssueStatus::Resolved, None) => {
-                        let at = issue.resolution.as_ref().map_or(now, |r| millis(r.effective_at()));
-                        insights.predict(&record.insights, at)
-                    }
-                    (IssueStatus::Open, _) => insights.predict(&record.insights, now.max(insights.watermark)),
-                };
-                issue.prediction = Some(issue_prediction(&prediction, &now_text));
-                if issue.triage.is_none() || reopened {
-                    issue.triage =
-                        Some(triage_view(&insights, record, issue.id.as_str(), &issue.title, &prediction, now));
-                    // One event per opening of the Issue: a recurrence is triaged again.
-                    let cause = format!("{}#{}", issue.id, issue.insights_applied.openings);
-                    emitted.push(envelope(
-                        EventType::IssueTriaged,
-                        workspace,
-                        &cause,
-                        issue.connector_id.clone(),
-                        json!({"issue": issue.to_api()}),
-                        &now_text,
-                    ));
-                }
-                if !changed_issues.contains(&slot) {
-                    changed_issues.push(slot);
+        let InsightEvent::Merged { from, into } = event else { continue };
+        let Some(at) = patterns.items.iter().position(|(record, _)| &record.pattern_id == from) else {
+            continue; // merged before (a redelivery), or it never had insights
+        };
+        let (victim, read) = patterns.items.remove(at);
+        patterns.changed.remove(at);
+        if let Some(read) = read {
+            patterns.removed.push((victim.pattern_id.clone(), read));
+        }
+        let i = patterns.index(live_pattern(events, into));
+        let survivor = &mut patterns.items[i].0;
+        let into_key = survivor.key;
+        insights.merge_patterns(&mut survivor.insights, into_key, victim.insights, victim.key);
+        for past in victim.recent {
+            survivor.remember(past);
+        }
+        patterns.changed[i] = true;
+        workspace_changed = true;
+    }
+    // Then every Issue's new history, all of it in time order: a backfill's batch counts its
+    // records as they happened, whatever order the Issues were queued in.
+    let mut touched: Vec<(usize, usize, bool)> = Vec::new(); // (issue slot, pattern index, reopened)
+    let mut steps: Vec<(usize, usize, HistoryEvent)> = Vec::new(); // (issue slot, pattern index, step)
+    for event in events {
+        let InsightEvent::Clustered { issue_id, pattern } = event else { continue };
+        let Some(slot) = issue_ids.iter().position(|id| *id == issue_id) else { continue };
+        if touched.iter().any(|(seen, _, _)| *seen == slot) {
+            continue;
+        }
+        let Some(stored) = issues[slot].as_ref() else { continue };
+        let history = stored.value.unapplied_history();
+        if history.is_empty() && stored.value.triage.is_some() {
+            continue;
+        }
+        let i = patterns.index(live_pattern(events, pattern));
+        let reopened = history.iter().any(|step| matches!(step, HistoryEvent::Opened { .. }));
+        touched.push((slot, i, reopened));
+        steps.extend(history.into_iter().map(|step| (slot, i, step)));
+    }
+    steps.sort_by_key(|(_, _, step)| step.at());
+    let mut made_at_resolution: Vec<(usize, RecurrencePrediction)> = Vec::new();
+    for (slot, i, step) in steps {
+        let record = &mut patterns.items[i].0;
+        let key = record.key;
+        match step {
+            HistoryEvent::Opened { at } => insights.issue_opened(&mut record.insights, key, at),
+            HistoryEvent::Resolved { at, fix } => {
+                made_at_resolution.push((slot, insights.issue_resolved(&mut record.insights, key, at, fix.as_deref())));
+                if let Some(stored) = &issues[slot] {
+                    let issue = &stored.value;
+                    record.remember(PastResolution::new(issue.id.as_str(), &issue.title, at, fix.as_deref()));
                 }
             }
+        }
+        patterns.changed[i] = true;
+        workspace_changed = true;
+    }
+    for &(slot, i, reopened) in &touched {
+        let Some(stored) = issues[slot].as_mut() else { continue };
+        let issue = &mut stored.value;
+        let record = &patterns.items[i].0;
+        issue.mark_history_applied();
+        let resolved = made_at_resolution.iter().rev().find(|(s, _)| *s == slot).map(|(_, made)| *made);
+        // A resolved Issue: as made at its resolution. An open one: as if resolved now.
+        let prediction = match (issue.status, resolved) {
+            (IssueStatus::Resolved, Some(made)) => made,
+            (IssueStatus::Resolved, None) => {
+                let at = issue.resolution.as_ref().map_or(now, |r| millis(r.effective_at()));
+                insights.predict(&record.insights, at)
+            }
+            (IssueStatus::Open, _) => insights.predict(&record.insights, now.max(insights.watermark)),
+        };
+        issue.prediction = Some(issue_prediction(&prediction, &now_text));
+        if issue.triage.is_none() || reopened {
+            issue.triage = Some(triage_view(&insights, record, issue.id.as_str(), &issue.title, &prediction, now));
+            // One event per opening of the Issue: a recurrence is triaged again.
+            let cause = format!("{}#{}", issue.id, issue.insights_applied.openings);
+            emitted.push(envelope(
+                EventType::IssueTriaged,
+                workspace,
+                &cause,
+                issue.connector_id.clone(),
+                json!({"issue": issue.to_api()}),
+                &now_text,
+            ));
         }
     }
     let mut changes = InsightsChanges {
@@ -227,7 +247,7 @@ async fn apply_step(state: &AppState, workspace: &WorkspaceId, events: &[Insight
             changes.patterns.push((record, read));
         }
     }
-    for slot in changed_issues {
+    for (slot, _, _) in touched {
         if let Some(stored) = issues[slot].take() {
             changes.issues.push((stored.value, stored.version));
         }
