@@ -17,6 +17,9 @@
 //!    pattern's first Issue and `pattern.recurring` when a pattern gains an Issue after all its
 //!    earlier ones were resolved, write `pattern_id` on the Issue, and mark the ingest job's
 //!    record as clustered.
+//! 5. Insights (`workers::insights::apply`), once for the batch: each clustered Issue's new
+//!    history is counted, and its prediction and triage stored. If it fails, every message of
+//!    the batch fails and is retried (everything above is idempotent).
 //!
 //! Every step can be repeated: a redelivered message finds the Issue already counted and changes
 //! nothing twice; event ids derive from their cause, so a re-emitted event is the same event.
@@ -167,9 +170,6 @@ impl ClusterWorker {
                 return all_ids();
             }
         }
-        if !outcome.merges.is_empty() {
-            self.merges_applied(workspace, &outcome.merges).await;
-        }
         let mut failed = Vec::new();
         let mut done = Vec::new();
         let mut insight_events = super::insights::merge_events(workspace, &outcome.merges);
@@ -190,9 +190,14 @@ impl ClusterWorker {
                 }
             }
         }
-        if let Err(err) = super::insights::apply(state, workspace, &insight_events).await {
-            tracing::warn!(workspace = %workspace, error = %err, "insights failed; the batch will be retried");
-            failed.splice(0..0, done);
+        match super::insights::apply(state, workspace, &insight_events).await {
+            // Merges are done once Insights has them too; until then the retry applies them again.
+            Ok(()) if !outcome.merges.is_empty() => self.merges_applied(workspace, &outcome.merges).await,
+            Ok(()) => {}
+            Err(err) => {
+                tracing::warn!(workspace = %workspace, error = %err, "insights failed; the batch will be retried");
+                failed.splice(0..0, done);
+            }
         }
         failed
     }
