@@ -408,3 +408,35 @@ async fn insights_cost_one_read_per_issue_and_one_transaction_per_batch() {
     let stored = state.store.pattern_insights(&workspace, &pattern).await.unwrap().unwrap().value;
     assert_eq!((stored.insights.opened, stored.insights.resolved), (10, 10), "counted once");
 }
+
+/// Patterns the engine merges keep their Insights: the survivor counts every Issue once.
+async fn merged_patterns_keep_their_history(app: TestApp) {
+    const NAMES: [&str; 10] = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"];
+    let key = &app.owner.key;
+    let record = |n: usize| {
+        json!({"source": "auth", "external_id": format!("login-{n}"), "title": format!("User {} failed login from 10.0.{n}.{}", NAMES[n], n + 1),
+               "resolved_at": time(now_ms() - (20 - n as i64) * HOUR_MS), "resolution": {"fix": "reset the password"}})
+    };
+    // Three names first: three distinct patterns; the fourth makes the name a variable and the
+    // engine merges them (tests/tests/patterns.rs relies on the same).
+    for range in [0..3, 3..10] {
+        let records: Vec<Value> = range.map(record).collect();
+        let (status, body) = app.post("/v1/ingest/batch", key, &json!({"records": records})).await;
+        assert_eq!(status, 202, "{body}");
+        app.wait_for_job(body["job_id"].as_str().unwrap()).await;
+    }
+    let (_, listed) = app.get("/v1/patterns", key).await;
+    let live = listed["data"].as_array().unwrap();
+    assert_eq!(live.len(), 1, "{listed:#}");
+    assert!(!live[0]["aliases"].as_array().unwrap().is_empty(), "the engine merged patterns: {listed:#}");
+    let id = live[0]["id"].as_str().unwrap();
+    let pattern = eventually(&app, &format!("/v1/patterns/{id}"), |p| p["recurrence"]["resolutions"] == 10).await;
+    assert_eq!(pattern["recurrence"]["issues_opened"], 10, "{pattern:#}");
+    let (_, fixes) =
+        app.get(&format!("/v1/issues/{}", IssueId::derive(&app.owner.workspace_id, "auth", "login-0")), key).await;
+    let (_, recommended) = app.get(&format!("/v1/issues/{}/recommendations", fixes["id"].as_str().unwrap()), key).await;
+    assert_eq!(recommended["pattern_id"], id);
+    assert_eq!(recommended["data"][0]["resolutions"], 10, "one fix, all of its uses: {recommended:#}");
+}
+
+both_backends!(merged_patterns_keep_their_history_on, merged_patterns_keep_their_history);
