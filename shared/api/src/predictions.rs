@@ -40,7 +40,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn horizon(params: &HashMap<String, String>) -> Result<i64, ApiError> {
-    match params.get("horizon_days").map(|v| v.trim()) {
+    match params.get("horizon_days").map(String::as_str) {
         None | Some("7") => Ok(7),
         Some("30") => Ok(30),
         Some(_) => Err(ApiError::bad_request("invalid_parameter", "query parameter `horizon_days` must be 7 or 30")
