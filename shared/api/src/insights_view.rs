@@ -94,7 +94,7 @@ pub fn triage_view(
         .map(|past| SimilarIssue {
             issue_id: past.issue_id.clone(),
             title: past.title.clone(),
-            similarity: similarity(&key, &fix_key(&past.title)),
+            similarity: similarity(&key, &past.title_key),
             resolved_at: Some(past.resolved_at),
             fix: past.fix.clone(),
             fix_id: None,

@@ -33,12 +33,18 @@ pub struct PastResolution {
     pub resolved_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// The title's canonical token set (`causeloop_insights::fix_key`), computed once here so
+    /// that comparing a new Issue with the past ones does not tokenize them all again.
+    #[serde(default)]
+    pub title_key: String,
 }
 
 impl PastResolution {
     pub fn new(issue_id: &str, title: &str, resolved_at: i64, fix: Option<&str>) -> Self {
         let cut = |text: &str| text.chars().take(PAST_TEXT_CHARS).collect::<String>();
-        Self { issue_id: issue_id.to_string(), title: cut(title), resolved_at, fix: fix.map(cut) }
+        let title = cut(title);
+        let title_key = causeloop_insights::fix_key(&title);
+        Self { issue_id: issue_id.to_string(), title, resolved_at, fix: fix.map(cut), title_key }
     }
 }
 
