@@ -66,6 +66,8 @@ expected = {
     "webhooks": {"HTTP 201": 1},
     "cluster": {"batchItemFailures=0": 1},
     "deliver": {"batchItemFailures=1": 1},
+    "keys": {"HTTP 200": 1},
+    "console": {"HTTP 200": 1},
 }
 results = {f["function"]: f["outcomes"] for f in json.load(open(sys.argv[1]))["functions"]}
 wrong = []

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test command needs that is not Rust: moto (DynamoDB/SQS/SNS-compatible
-# server), cfn-lint, the SAM CLI, openapi-spec-validator and Schemathesis (scripts/schemathesis.sh),
-# in a virtualenv owned by the project; and Prometheus Alertmanager from apt.
+# server), cfn-lint, the SAM CLI, openapi-spec-validator, Schemathesis (scripts/schemathesis.sh)
+# and Playwright for Python (tests/console), in a virtualenv owned by the project; and Prometheus
+# Alertmanager and Chromium from apt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv="${CAUSELOOP_VENV:-$here/.venv}"
@@ -18,5 +19,10 @@ fi
 # Idempotent; its output goes to stderr because stdout carries the venv path.
 if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
   "$here/scripts/apt-install.sh" prometheus-alertmanager
+fi
+# Debian's Chromium for the console's browser test (scripts/console-test.sh). Playwright drives
+# it by path: its own browser download is never used (`playwright install` is never run).
+if ! command -v chromium >/dev/null 2>&1; then
+  "$here/scripts/apt-install.sh" chromium
 fi
 echo "$venv"

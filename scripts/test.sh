@@ -3,7 +3,8 @@
 # cfn-lint, the SAM CLI, httpx, openapi-spec-validator and Schemathesis), starts moto_server on
 # 127.0.0.1 on a free port, runs formatting, lint, the unused-dependency check and every test
 # against it, validates the template, checks the running service against openapi.yaml
-# (scripts/schemathesis.sh), and stops moto.
+# (scripts/schemathesis.sh), drives the web console in a real browser (scripts/console-test.sh),
+# and stops moto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 scripts/unused-deps.sh
 cargo test --workspace --locked
 scripts/schemathesis.sh "$venv"
+# The web console in Debian's Chromium (Playwright) against a real `causeloop serve`.
+scripts/console-test.sh "$venv"
 
 "$venv/bin/cfn-lint" template.yaml
 # sam validate reads samconfig and writes telemetry config; run it from a scratch directory.

@@ -71,7 +71,7 @@ fn keys_create_gives_one_workspace_per_slug_and_rejects_bad_input() {
     assert!(first["key"].as_str().unwrap().starts_with("clk_"));
     assert!(first["webhook_secret"].as_str().unwrap().starts_with("whsec_"));
     assert_eq!(second["scopes"], serde_json::json!(["ingest:write", "issues:read"]));
-    assert_eq!(first["scopes"].as_array().unwrap().len(), 7);
+    assert_eq!(first["scopes"].as_array().unwrap().len(), causeloop_domain::Scope::ALL.len());
 
     let dir_arg = dir.path().to_str().unwrap();
     assert!(

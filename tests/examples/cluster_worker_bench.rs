@@ -11,6 +11,14 @@
 //! ./scripts/bench-patterns.sh --no-drain3 --datasets HDFS --runs 1 --synthetic 100000 \
 //!     --state-cmd "$CARGO_TARGET_DIR/release/examples/cluster_worker_bench"
 //! ```
+//!
+//! With `MOTO_ENDPOINT` set (a moto server, as `scripts/moto.sh` starts one), the store is
+//! DynamoDB + SQS served by it instead, so every port call is a real HTTP round trip:
+//!
+//! ```text
+//! cut -d, -f2- bench/patterns/loghub2k/HDFS/HDFS_2k.log_structured.csv | tail -n +2 | \
+//!     MOTO_ENDPOINT=http://127.0.0.1:5000 target/release/examples/cluster_worker_bench
+//! ```
 
 use async_trait::async_trait;
 use causeloop_api::ingest::upsert_issue;
@@ -21,8 +29,8 @@ use causeloop_api::workers::WorkMessage;
 use causeloop_domain::ingest::normalize_record;
 use causeloop_domain::WorkspaceId;
 use causeloop_storage::patterns::{PatternFilter, PatternSort};
-use causeloop_storage::sqlite::SqliteStore;
-use causeloop_storage::{Item, Page, Query, StoreError, Table, Write};
+use causeloop_storage::{Item, Key, Page, Query, StoreError, Table, Write};
+use causeloop_tests::Backend;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -35,6 +43,8 @@ struct Traffic {
     read_units: AtomicU64,
     queries: AtomicU64,
     writes: AtomicU64,
+    /// Write calls: single writes and transactions (one round trip each).
+    write_calls: AtomicU64,
     write_units: AtomicU64,
 }
 
@@ -69,11 +79,22 @@ impl Table for MeteredTable {
         self.traffic.read_units.fetch_add(units, Ordering::Relaxed);
         Ok(item)
     }
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        let items = self.inner.get_many(keys).await?;
+        self.traffic
+            .reads
+            .fetch_add(keys.len().div_ceil(causeloop_storage::MAX_BATCH_GET_KEYS) as u64, Ordering::Relaxed);
+        let units: u64 = items.iter().map(|item| item.as_ref().map_or(1, |item| item_bytes(item).div_ceil(4096))).sum();
+        self.traffic.read_units.fetch_add(units, Ordering::Relaxed);
+        Ok(items)
+    }
     async fn write(&self, write: Write) -> Result<(), StoreError> {
+        self.traffic.write_calls.fetch_add(1, Ordering::Relaxed);
         self.count_write(&write, false);
         self.inner.write(write).await
     }
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.traffic.write_calls.fetch_add(1, Ordering::Relaxed);
         for write in &writes {
             self.count_write(write, true);
         }
@@ -93,11 +114,13 @@ async fn main() {
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).expect("stdin");
     let records: Vec<&str> = input.lines().filter(|line| !line.trim().is_empty()).collect();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = Arc::new(SqliteStore::open(&dir.path().join("bench.db")).expect("sqlite"));
+    let (stores, backend) = match causeloop_tests::moto_endpoint() {
+        Some(_) => (causeloop_tests::stores(Backend::Moto).await.expect("moto"), "DynamoDB + SQS on moto"),
+        None => (causeloop_tests::stores(Backend::Sqlite).await.expect("sqlite"), "SQLite"),
+    };
     let traffic = Arc::new(Traffic::default());
-    let table = Arc::new(MeteredTable { inner: sqlite.clone(), traffic: traffic.clone() });
-    let state = AppState::new(table, sqlite, Settings::default());
+    let table = Arc::new(MeteredTable { inner: stores.table.clone(), traffic: traffic.clone() });
+    let state = AppState::new(table, stores.queue.clone(), Settings::default());
     let workspace = WorkspaceId::random(1, [7; 10]);
 
     let started = Instant::now();
@@ -126,6 +149,7 @@ async fn main() {
         traffic.queries.load(Ordering::Relaxed),
         traffic.writes.load(Ordering::Relaxed),
         traffic.write_units.load(Ordering::Relaxed),
+        traffic.write_calls.load(Ordering::Relaxed),
     );
 
     let worker = ClusterWorker::new();
@@ -142,6 +166,7 @@ async fn main() {
     let queries = traffic.queries.load(Ordering::Relaxed) - before.2;
     let writes = traffic.writes.load(Ordering::Relaxed) - before.3;
     let write_units = traffic.write_units.load(Ordering::Relaxed) - before.4;
+    let write_calls = traffic.write_calls.load(Ordering::Relaxed) - before.5;
     let stored = state.store.engine_state(&workspace).await.expect("read").expect("state saved");
     let engine = causeloop_patterns::Engine::from_bytes(&stored.bytes).expect("decodes");
     let mut records_listed = 0;
@@ -159,12 +184,14 @@ async fn main() {
         }
     }
     println!(
-        "- {} Issues stored in {ingest_seconds:.1} s (not timed below)\n\
+        "- store: {backend}\n\
+         - {} Issues stored in {ingest_seconds:.1} s (not timed below)\n\
          - worker: {worker_seconds:.2} s for {} Issues ({:.0} Issues/s, {:.0} µs per Issue), batches of 10\n\
          - engine state: {} bytes ({:.1} KiB) in {} store item(s) (version {}); {} live templates, {} aliases\n\
          - pattern records: {records_listed}\n\
          - table traffic per Issue: {:.2} reads, {:.3} queries, {:.2} writes; \
-           DynamoDB units per Issue: {:.2} RCU, {:.2} WCU",
+           DynamoDB units per Issue: {:.2} RCU, {:.2} WCU\n\
+         - table round trips per Issue: {:.2} (reads, queries, single writes and transactions)",
         records.len(),
         records.len(),
         n / worker_seconds,
@@ -180,5 +207,6 @@ async fn main() {
         writes as f64 / n,
         read_units as f64 / n,
         write_units as f64 / n,
+        (reads + queries + write_calls) as f64 / n,
     );
 }

@@ -2,13 +2,15 @@
 //! costs. The figures in BENCHMARKS.md come from (and are checked by) tests/tests/costs.rs.
 
 use async_trait::async_trait;
-use causeloop_storage::{Item, OutMessage, Page, Query, Queue, QueueName, Received, StoreError, Table, Write};
+use causeloop_storage::{Item, Key, OutMessage, Page, Query, Queue, QueueName, Received, StoreError, Table, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 #[derive(Default, Debug)]
 pub struct Counts {
     pub reads: AtomicUsize,
+    /// `get_many` calls, each one round trip per 100 keys (BatchGetItem).
+    pub batch_reads: AtomicUsize,
     pub queries: AtomicUsize,
     pub writes: AtomicUsize,
     pub send_calls: AtomicUsize,
@@ -18,6 +20,7 @@ pub struct Counts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Snapshot {
     pub reads: usize,
+    pub batch_reads: usize,
     pub queries: usize,
     pub writes: usize,
     pub send_calls: usize,
@@ -28,6 +31,7 @@ impl Counts {
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             reads: self.reads.load(Ordering::SeqCst),
+            batch_reads: self.batch_reads.load(Ordering::SeqCst),
             queries: self.queries.load(Ordering::SeqCst),
             writes: self.writes.load(Ordering::SeqCst),
             send_calls: self.send_calls.load(Ordering::SeqCst),
@@ -41,6 +45,7 @@ impl std::ops::Sub for Snapshot {
     fn sub(self, before: Snapshot) -> Snapshot {
         Snapshot {
             reads: self.reads - before.reads,
+            batch_reads: self.batch_reads - before.batch_reads,
             queries: self.queries - before.queries,
             writes: self.writes - before.writes,
             send_calls: self.send_calls - before.send_calls,
@@ -59,6 +64,10 @@ impl Table for CountingTable {
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
         self.counts.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.get(pk, sk).await
+    }
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        self.counts.batch_reads.fetch_add(keys.len().div_ceil(causeloop_storage::MAX_BATCH_GET_KEYS), Ordering::SeqCst);
+        self.inner.get_many(keys).await
     }
     async fn write(&self, write: Write) -> Result<(), StoreError> {
         self.counts.writes.fetch_add(1, Ordering::SeqCst);

@@ -3,7 +3,7 @@
 //! the crash go to the real store.
 
 use async_trait::async_trait;
-use causeloop_storage::{Page, Query, StoreError, Table, Write};
+use causeloop_storage::{Key, Page, Query, StoreError, Table, Write};
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::sync::Arc;
 
@@ -48,6 +48,9 @@ impl CrashAfterWrites {
 impl Table for CrashAfterWrites {
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<causeloop_storage::Item>, StoreError> {
         self.inner.get(pk, sk).await
+    }
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<causeloop_storage::Item>>, StoreError> {
+        self.inner.get_many(keys).await
     }
     async fn write(&self, write: Write) -> Result<(), StoreError> {
         self.take_write()?;

@@ -283,3 +283,36 @@ mod deliver {
         assert_eq!(json["batchItemFailures"][0]["itemIdentifier"], ids[2].as_str());
     }
 }
+
+mod keys {
+    //! The sample in events/keys answers as documented when replayed through the real handler.
+    use super::*;
+
+    #[tokio::test]
+    async fn sample_event_reaches_the_keys_routes() {
+        let (state, key) = fresh_state().await;
+        let (status, body) = replay_http(Function::Keys, state, &key.key, "keys/get-me.json").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["id"], key.key_id.as_str());
+        assert!(body["grants"].as_array().unwrap().contains(&json!("keys:admin")), "{body}");
+    }
+}
+
+mod console {
+    //! The sample in events/console reaches the console's page, which needs no key.
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn sample_event_reaches_the_console() {
+        let (state, _) = fresh_state().await;
+        let request = lambda_http::request::from_str(&sample("console/get-index.json")).expect("an API Gateway event");
+        let router = causeloop_api::app::serve(Function::Console.families(), state);
+        let response = router.oneshot(request).await.expect("router is infallible");
+        assert_eq!(response.status().as_u16(), 200);
+        let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+        assert!(csp.starts_with("default-src 'self'; script-src 'self';"), "{csp}");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        assert!(String::from_utf8_lossy(&bytes).contains("/console/app.js"));
+    }
+}

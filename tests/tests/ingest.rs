@@ -182,16 +182,17 @@ async fn retries_with_an_idempotency_key_apply_once(app: TestApp) {
 }
 both_backends!(retries_with_an_idempotency_key_apply_once, retries_with_an_idempotency_key_apply_once);
 
-/// A batch whose store dies after a few writes answers 5xx; retried with the same
+/// A batch whose store dies after some of its writes answers 5xx; retried with the same
 /// Idempotency-Key once the store is back, it completes with every record exactly once.
 async fn crash_half_way_then_retry(backend: Backend) {
     let Some(real) = stores(backend).await else { return };
-    // Provisioning the owner key takes two writes; ten Issue writes follow, then the "crash".
-    let store = Arc::new(CrashAfterWrites::new(real.table.clone(), 12));
+    // Provisioning the owner key takes two writes; one transaction of 100 Issues follows, then
+    // the "crash" fails the batch's other two transactions.
+    let store = Arc::new(CrashAfterWrites::new(real.table.clone(), 3));
     let app =
         spawn_on(causeloop_tests::Stores { table: store.clone(), queue: real.queue.clone(), _dir: real._dir }).await;
-    let records: Vec<Value> = (0..40)
-        .map(|n| json!({"source": "ci", "external_id": format!("run-{}", n % 30), "title": format!("job {n} failed")}))
+    let records: Vec<Value> = (0..300)
+        .map(|n| json!({"source": "ci", "external_id": format!("run-{}", n % 250), "title": format!("job {n} failed")}))
         .collect();
     let batch = json!({"records": records});
     let post = || {
@@ -205,24 +206,60 @@ async fn crash_half_way_then_retry(backend: Backend) {
 
     let crashed = post().await.unwrap();
     assert!(crashed.status().is_server_error(), "the crash surfaces as 5xx: {}", crashed.status());
-    let written = issue_count(&app).await;
-    assert!(written > 0 && written < 30, "the crash left a half-written batch: {written}");
+    let written = all_issues(&app).await.len();
+    assert_eq!(written, 100, "the crash left a half-written batch: one transaction of three");
 
     store.heal();
     let retried = post().await.unwrap();
     assert_eq!(retried.status().as_u16(), 202);
     let answer: Value = retried.json().await.unwrap();
     let job = app.wait_for_job(answer["job_id"].as_str().unwrap()).await;
-    assert_eq!(job["accepted"], 40);
-    assert_eq!(job["created"], 30, "each Issue counts as created once, including those written before the crash");
-    assert_eq!(job["updated"], 10);
+    assert_eq!(job["accepted"], 300);
+    assert_eq!(job["created"], 250, "each Issue counts as created once, including those written before the crash");
+    assert_eq!(job["updated"], 50);
 
-    let (_, all) = app.get("/v1/issues?limit=200", &app.owner.key).await;
-    let issues = all["data"].as_array().unwrap();
-    assert_eq!(issues.len(), 30, "no duplicates, nothing lost");
+    let issues = all_issues(&app).await;
+    assert_eq!(issues.len(), 250, "no duplicates, nothing lost");
     let total: u64 = issues.iter().map(|issue| issue["occurrences"].as_u64().unwrap()).sum();
-    assert_eq!(total, 40, "every record applied exactly once");
+    assert_eq!(total, 300, "every record applied exactly once");
 }
+
+async fn all_issues(app: &TestApp) -> Vec<Value> {
+    let mut issues = Vec::new();
+    let mut path = "/v1/issues?limit=200".to_string();
+    loop {
+        let (status, page) = app.get(&path, &app.owner.key).await;
+        assert_eq!(status, 200, "{page}");
+        issues.extend(page["data"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/issues?limit=200&cursor={cursor}"),
+            None => return issues,
+        }
+    }
+}
+
+/// Two batches over the same Issues at once: the one whose transaction loses the race re-reads
+/// and re-applies those Issues alone, so every record counts exactly once.
+async fn concurrent_batches_over_the_same_issues(app: TestApp) {
+    let batch = |tag: &str| {
+        let records: Vec<Value> = (0..150)
+            .map(|n| json!({"source": "ci", "external_id": format!("shared-{}", n % 120), "title": format!("{tag} {n}")}))
+            .collect();
+        json!({"records": records})
+    };
+    let (first, second) = (batch("a"), batch("b"));
+    let ((status_a, body_a), (status_b, body_b)) = tokio::join!(
+        app.post("/v1/ingest/batch", &app.owner.key, &first),
+        app.post("/v1/ingest/batch", &app.owner.key, &second)
+    );
+    assert_eq!((status_a, status_b), (202, 202), "{body_a} {body_b}");
+    let issues = all_issues(&app).await;
+    assert_eq!(issues.len(), 120);
+    let total: u64 = issues.iter().map(|issue| issue["occurrences"].as_u64().unwrap()).sum();
+    assert_eq!(total, 300, "every record of both batches applied exactly once");
+    assert_eq!(body_a["accepted"].as_u64().unwrap() + body_b["accepted"].as_u64().unwrap(), 300);
+}
+both_backends!(concurrent_batches_over_the_same_issues_count_each_record_once, concurrent_batches_over_the_same_issues);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_that_crashes_half_way_completes_on_retry_sqlite() {

@@ -7,7 +7,7 @@ use crate::outbound::OutboundClient;
 use crate::state::AppState;
 use crate::workers::deliver::DeliverWorker;
 use crate::workers::{self, cluster};
-use crate::{alerts, connectors, inbound, ingest, issues, patterns, predictions, webhooks};
+use crate::{alerts, connectors, console, inbound, ingest, issues, keys, patterns, predictions, webhooks};
 use axum::Router;
 use causeloop_storage::QueueName;
 
@@ -18,24 +18,30 @@ pub enum Family {
     Ingest,
     Issues,
     Patterns,
-    /// Predictions and fix recommendations (`predictions.rs`).
-    Insights,
     Connectors,
     Webhooks,
     Alerts,
     Inbound,
+    /// The workspace's API keys (`/v1/keys`).
+    Keys,
+    /// The web console's static assets (`/` and `/console/*`), no API behind them.
+    Console,
+    /// Predictions and fix recommendations (`predictions.rs`).
+    Insights,
 }
 
 impl Family {
-    pub const ALL: [Family; 8] = [
+    pub const ALL: [Family; 10] = [
         Family::Ingest,
         Family::Issues,
         Family::Patterns,
-        Family::Insights,
         Family::Connectors,
         Family::Webhooks,
         Family::Alerts,
         Family::Inbound,
+        Family::Keys,
+        Family::Console,
+        Family::Insights,
     ];
 
     pub const fn operations(self) -> &'static [(&'static str, &'static str)] {
@@ -43,22 +49,24 @@ impl Family {
             Family::Ingest => ingest::ROUTES,
             Family::Issues => issues::ROUTES,
             Family::Patterns => patterns::ROUTES,
-            Family::Insights => predictions::ROUTES,
             Family::Connectors => connectors::ROUTES,
             Family::Webhooks => webhooks::ROUTES,
             Family::Alerts => alerts::ROUTES,
             Family::Inbound => inbound::ROUTES,
+            Family::Keys => keys::ROUTES,
+            Family::Console => console::ROUTES,
+            Family::Insights => predictions::ROUTES,
         }
     }
 
-    const fn bit(self) -> u8 {
-        1 << self as u8
+    const fn bit(self) -> u16 {
+        1 << self as u16
     }
 }
 
 /// A set of route families, as a bit mask so that a function's set is a compile-time constant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Families(u8);
+pub struct Families(u16);
 
 impl Families {
     pub const fn of(families: &[Family]) -> Families {
@@ -95,9 +103,6 @@ impl Families {
         if self.contains(Family::Patterns) {
             router = router.merge(patterns::routes());
         }
-        if self.contains(Family::Insights) {
-            router = router.merge(predictions::routes());
-        }
         if self.contains(Family::Connectors) {
             router = router.merge(connectors::routes());
         }
@@ -109,6 +114,15 @@ impl Families {
         }
         if self.contains(Family::Inbound) {
             router = router.merge(inbound::routes());
+        }
+        if self.contains(Family::Keys) {
+            router = router.merge(keys::routes());
+        }
+        if self.contains(Family::Insights) {
+            router = router.merge(predictions::routes());
+        }
+        if self.contains(Family::Console) {
+            router = router.merge(console::routes());
         }
         router
     }
@@ -138,10 +152,12 @@ pub enum Function {
     Alerts,
     Cluster,
     Deliver,
+    Keys,
+    Console,
 }
 
 impl Function {
-    pub const ALL: [Function; 7] = [
+    pub const ALL: [Function; 9] = [
         Function::Ingest,
         Function::Issues,
         Function::Connectors,
@@ -149,6 +165,8 @@ impl Function {
         Function::Alerts,
         Function::Cluster,
         Function::Deliver,
+        Function::Keys,
+        Function::Console,
     ];
 
     /// The one table of which function serves what.
@@ -161,6 +179,10 @@ impl Function {
             Function::Alerts => Role::Http(Families::of(&[Family::Alerts, Family::Inbound])),
             Function::Cluster => Role::Worker(QueueName::Cluster),
             Function::Deliver => Role::Worker(QueueName::Delivery),
+            // Key administration on its own: the only function that writes key records.
+            Function::Keys => Role::Http(Families::of(&[Family::Keys])),
+            // Static assets only, so it is granted no table or queue access at all.
+            Function::Console => Role::Http(Families::of(&[Family::Console])),
         }
     }
 
@@ -182,6 +204,8 @@ impl Function {
             Function::Alerts => "alerts",
             Function::Cluster => "cluster",
             Function::Deliver => "deliver",
+            Function::Keys => "keys",
+            Function::Console => "console",
         }
     }
 }

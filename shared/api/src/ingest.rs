@@ -30,10 +30,7 @@ use causeloop_storage::{Store, StoreError};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-/// Issues written concurrently by one batch.
-const BATCH_CONCURRENCY: usize = 16;
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
 /// `POST /v1/ingest/events` answers this.
@@ -246,8 +243,12 @@ async fn ingest_batch(
     Ok((StatusCode::ACCEPTED, Json(BatchAccepted { job_id: job_id.to_string(), accepted: job.accepted, rejected })))
 }
 
-/// Applies the accepted records: records of the same Issue in order, different Issues
-/// concurrently. Returns, per record index, whether it created its Issue.
+/// Applies the accepted records: each Issue's records in order, in memory, on the Issue as read.
+/// Round trips do not grow with the records one by one: the Issues are read with one batched
+/// read per 100 and written in transactions of up to 100, conditioned on the versions read.
+/// An Issue whose transaction lost a race (another request wrote one of its Issues meanwhile)
+/// is re-read and re-applied alone; it remembers the ingest events it applied, so nothing
+/// counts twice. Returns, per record index, whether it created its Issue.
 async fn apply_batch(
     store: &Store,
     workspace: &WorkspaceId,
@@ -255,38 +256,58 @@ async fn apply_batch(
     accepted: &[(usize, NormalizedRecord)],
     now: &str,
 ) -> Result<BTreeMap<usize, bool>, ApiError> {
-    let mut by_issue: BTreeMap<IssueId, Vec<(usize, NormalizedRecord)>> = BTreeMap::new();
+    let mut by_issue: BTreeMap<IssueId, Vec<IndexedRecord>> = BTreeMap::new();
     for (index, record) in accepted {
         by_issue
             .entry(IssueId::derive(workspace, &record.source, &record.external_id))
             .or_default()
-            .push((*index, record.clone()));
+            .push((*index, record));
     }
-    let permits = Arc::new(tokio::sync::Semaphore::new(BATCH_CONCURRENCY));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (_, records) in by_issue {
-        let (store, workspace, job_id, now, permits) =
-            (store.clone(), workspace.clone(), job_id.clone(), now.to_string(), permits.clone());
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await.expect("semaphore is never closed");
-            let mut outcomes = Vec::new();
-            for (index, record) in records {
-                let ingest_event = format!("{job_id}#{index}");
-                let (_, applied) = upsert_issue(&store, &workspace, &record, &ingest_event, &now).await?;
-                outcomes.push((index, applied.answer() == "created"));
-            }
-            Ok::<_, StoreError>(outcomes)
-        });
-    }
+    let ids: Vec<IssueId> = by_issue.keys().cloned().collect();
+    let stored = store.issues(workspace, &ids).await?;
+
     let mut outcomes = BTreeMap::new();
-    while let Some(joined) = tasks.join_next().await {
-        let done = joined.map_err(|err| {
-            tracing::error!(error = %err, "batch task panicked");
-            ApiError::internal()
-        })??;
-        outcomes.extend(done);
+    let mut changed: Vec<(Issue, Option<u64>, &[IndexedRecord])> = Vec::new();
+    for (records, existing) in by_issue.values().zip(stored) {
+        let read_version = existing.as_ref().map(|stored| stored.version);
+        let mut issue = existing.map(|stored| stored.value);
+        let mut any_change = false;
+        for (index, record) in records {
+            let (applied_to, applied) =
+                Issue::apply(issue.take(), workspace, record, &batch_event(job_id, *index), now);
+            outcomes.insert(*index, applied.answer() == "created");
+            any_change |= applied.changed();
+            issue = Some(applied_to);
+        }
+        if let (true, Some(issue)) = (any_change, issue) {
+            changed.push((issue, read_version, records));
+        }
+    }
+
+    let writes: Vec<(&Issue, Option<u64>)> = changed.iter().map(|(issue, read, _)| (issue, *read)).collect();
+    let saved = store.save_issues(&writes).await;
+    for ((_, _, records), saved) in changed.iter().zip(saved) {
+        match saved {
+            Ok(_) => {}
+            Err(StoreError::ConditionFailed) => {
+                for (index, record) in records.iter() {
+                    let (_, applied) =
+                        upsert_issue(store, workspace, record, &batch_event(job_id, *index), now).await?;
+                    outcomes.insert(*index, applied.answer() == "created");
+                }
+            }
+            Err(err) => return Err(err.into()),
+        }
     }
     Ok(outcomes)
+}
+
+/// An accepted record with its index in the batch.
+type IndexedRecord<'a> = (usize, &'a NormalizedRecord);
+
+/// The ingest-event id of record `index` of a batch job: a retried job re-applies nothing.
+fn batch_event(job_id: &JobId, index: usize) -> String {
+    format!("{job_id}#{index}")
 }
 
 async fn job_status(

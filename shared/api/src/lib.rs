@@ -11,6 +11,7 @@ pub mod app;
 pub mod aws;
 pub mod config;
 pub mod connectors;
+pub mod console;
 pub mod deliveries;
 pub mod events;
 mod fields;
@@ -18,6 +19,7 @@ pub mod inbound;
 pub mod ingest;
 pub mod insights_view;
 pub mod issues;
+pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod messages;

@@ -1,5 +1,5 @@
-//! Creating workspaces and API keys: used by `causeloop keys create` and by the first start of
-//! `causeloop serve`.
+//! Creating workspaces and API keys: used by `causeloop keys create`, by the first start of
+//! `causeloop serve` and by `POST /v1/keys`.
 
 use causeloop_domain::keys::issue_key;
 use causeloop_domain::{KeyId, ScopeSet, WorkspaceId};
@@ -27,22 +27,27 @@ pub fn valid_slug(slug: &str) -> bool {
 
 /// Creates a key in the workspace named `slug`, creating the workspace on first use.
 pub async fn create_key(store: &Store, slug: &str, scopes: ScopeSet) -> Result<CreatedKey, StoreError> {
-    let now = now_rfc3339();
-    let workspace = store.ensure_workspace(slug, WorkspaceId::random(now_millis(), rand::random()), &now).await?;
+    let workspace =
+        store.ensure_workspace(slug, WorkspaceId::random(now_millis(), rand::random()), &now_rfc3339()).await?;
+    create_key_in(store, &workspace.id, scopes).await
+}
+
+/// Creates a key in an existing workspace (`POST /v1/keys`, and [`create_key`]).
+pub async fn create_key_in(store: &Store, workspace: &WorkspaceId, scopes: ScopeSet) -> Result<CreatedKey, StoreError> {
     let issued = issue_key(rand::random(), rand::random());
     let record = ApiKeyRecord {
         key_id: KeyId::random(now_millis(), rand::random()),
-        workspace_id: workspace.id.clone(),
+        workspace_id: workspace.clone(),
         scopes: scopes.clone(),
         hint: issued.hint,
         key_hash: issued.key_hash,
         wrapped_webhook_secret: issued.wrapped_webhook_secret,
-        created_at: now,
+        created_at: now_rfc3339(),
         revoked_at: None,
     };
     store.insert_key(&record).await?;
     Ok(CreatedKey {
-        workspace_id: workspace.id,
+        workspace_id: workspace.clone(),
         key_id: record.key_id,
         key: issued.key,
         webhook_secret: issued.webhook_secret,

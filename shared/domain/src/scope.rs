@@ -20,10 +20,13 @@ pub enum Scope {
     IssuesRead,
     #[serde(rename = "issues:write")]
     IssuesWrite,
+    /// Creating, listing and revoking the workspace's API keys (`/v1/keys`).
+    #[serde(rename = "keys:admin")]
+    KeysAdmin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::ConnectorsRead,
         Scope::ConnectorsAdmin,
         Scope::IngestWrite,
@@ -31,6 +34,7 @@ impl Scope {
         Scope::WebhooksAdmin,
         Scope::IssuesRead,
         Scope::IssuesWrite,
+        Scope::KeysAdmin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +46,7 @@ impl Scope {
             Scope::WebhooksAdmin => "webhooks:admin",
             Scope::IssuesRead => "issues:read",
             Scope::IssuesWrite => "issues:write",
+            Scope::KeysAdmin => "keys:admin",
         }
     }
 
@@ -62,7 +67,7 @@ impl fmt::Display for Scope {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scope `{0}`; known scopes: connectors:read, connectors:admin, ingest:write, webhooks:read, webhooks:admin, issues:read, issues:write")]
+#[error("unknown scope `{0}`; known scopes: connectors:read, connectors:admin, ingest:write, webhooks:read, webhooks:admin, issues:read, issues:write, keys:admin")]
 pub struct UnknownScope(pub String);
 
 impl FromStr for Scope {

@@ -3,18 +3,24 @@
 //! Attributes: `pk`, `sk` (keys), `gsi1pk`, `gsi1sk` (index `gsi1`, all attributes projected),
 //! `expires_at` (number, the table's TTL attribute), `v` (version, number), `d` (entity JSON).
 
-use crate::table::{Condition, Cursor, Index, IndexKey, Item, Page, Query, SkRange, StoreError, Table, Write};
+use crate::table::{
+    Condition, Cursor, Index, IndexKey, Item, Key, Page, Query, SkRange, StoreError, Table, Write, MAX_BATCH_GET_KEYS,
+};
 use crate::unix_now;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
 pub const GSI1: &str = "gsi1";
+/// Rounds of a BatchGetItem whose answer leaves keys unprocessed (throttling, or the 16 MB
+/// response limit) before the read counts as throttled.
+const BATCH_GET_ROUNDS: u32 = 8;
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 #[derive(Clone)]
@@ -113,6 +119,41 @@ impl DynamoTable {
     }
 }
 
+impl DynamoTable {
+    /// One BatchGetItem of at most [`MAX_BATCH_GET_KEYS`] distinct keys, strongly consistent,
+    /// asking again for whatever the service left unprocessed.
+    async fn batch_get(&self, keys: &[&Key]) -> Result<Vec<Item>, StoreError> {
+        let mut pending: Vec<Attributes> = keys.iter().map(|(pk, sk)| Self::key(pk, sk)).collect();
+        let mut items = Vec::with_capacity(keys.len());
+        for round in 0..BATCH_GET_ROUNDS {
+            if round > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << round)).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(true)
+                .build()
+                .map_err(build_err)?;
+            let output =
+                self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(classify)?;
+            if let Some(found) = output.responses().and_then(|responses| responses.get(&self.table)) {
+                for attributes in found {
+                    items.push(from_attributes(attributes)?);
+                }
+            }
+            pending = output
+                .unprocessed_keys()
+                .and_then(|unprocessed| unprocessed.get(&self.table))
+                .map(|left| left.keys().to_vec())
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(items);
+            }
+        }
+        Err(StoreError::Throttled)
+    }
+}
+
 fn to_attributes(item: &Item) -> Attributes {
     let mut attributes = DynamoTable::key(&item.pk, &item.sk);
     if let Some(index) = &item.gsi1 {
@@ -205,6 +246,20 @@ impl Table for DynamoTable {
         Ok(item.filter(|item| !item.is_expired(unix_now())))
     }
 
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        // BatchGetItem refuses a request that names a key twice.
+        let mut distinct: Vec<&Key> = keys.iter().collect();
+        distinct.sort();
+        distinct.dedup();
+        let chunks = distinct.chunks(MAX_BATCH_GET_KEYS).map(|chunk| self.batch_get(chunk));
+        let mut found: HashMap<Key, Item> = HashMap::with_capacity(distinct.len());
+        for chunk in futures_util::future::try_join_all(chunks).await? {
+            found.extend(chunk.into_iter().map(|item| ((item.pk.clone(), item.sk.clone()), item)));
+        }
+        let now = unix_now();
+        Ok(keys.iter().map(|key| found.get(key).filter(|item| !item.is_expired(now)).cloned()).collect())
+    }
+
     async fn write(&self, write: Write) -> Result<(), StoreError> {
         match write {
             Write::Put { item, condition } => {
@@ -247,7 +302,9 @@ impl Table for DynamoTable {
                             cancelled
                                 .cancellation_reasons()
                                 .iter()
-                                .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
+                                // A conflict with another transaction on one of the items is a
+                                // lost race too: the caller re-reads and decides again.
+                                .any(|reason| matches!(reason.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))),
                         ),
                         _ => None,
                     })

@@ -131,19 +131,25 @@ impl Store {
         self.versioned(&workspace_pk(workspace.as_str()), &pattern_insights_sk(pattern.as_str())).await
     }
 
-    /// The workspace state and the states of `patterns` (in order), read concurrently: one
-    /// round trip's latency however many Patterns.
+    /// The workspace state and the states of `patterns` (in order), in one batched read (one
+    /// round trip per [`crate::MAX_BATCH_GET_KEYS`] keys).
     #[allow(clippy::type_complexity)]
     pub async fn insights_state(
         &self,
         workspace: &WorkspaceId,
         patterns: &[PatternId],
     ) -> Result<(Option<Versioned<WorkspaceInsights>>, Vec<Option<Versioned<PatternInsightsRecord>>>), StoreError> {
-        let reads = patterns.iter().map(|pattern| self.pattern_insights(workspace, pattern));
-        let (workspace_state, pattern_states) =
-            futures_util::future::join(self.workspace_insights(workspace), futures_util::future::try_join_all(reads))
-                .await;
-        Ok((workspace_state?, pattern_states?))
+        let pk = workspace_pk(workspace.as_str());
+        let mut keys = vec![(pk.clone(), WORKSPACE_INSIGHTS_SK.to_string())];
+        keys.extend(patterns.iter().map(|pattern| (pk.clone(), pattern_insights_sk(pattern.as_str()))));
+        let mut items = self.table().get_many(&keys).await?.into_iter();
+        let versioned =
+            |item: Item| -> Result<_, StoreError> { Ok(Versioned { value: decode(&item)?, version: item.version }) };
+        let workspace_state = items.next().flatten().map(versioned).transpose()?;
+        let pattern_states = items
+            .map(|item| item.map(|item| Ok(Versioned { value: decode(&item)?, version: item.version })).transpose())
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((workspace_state, pattern_states))
     }
 
     /// Writes `changes` all or nothing, each item on the condition that it still has the version
@@ -174,7 +180,7 @@ impl Store {
             });
         }
         for (issue, read) in &changes.issues {
-            writes.push(Write::Put { item: Store::issue_item(issue, read + 1), condition: Condition::Version(*read) });
+            writes.push(Store::issue_write(issue, Some(*read)).0);
         }
         if writes.is_empty() {
             return Ok(());

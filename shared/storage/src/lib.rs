@@ -30,6 +30,9 @@ pub mod sqs;
 
 pub use queue::{OutMessage, Queue, QueueName, QueueUrls, Received};
 pub use repo::Store;
-pub use table::{Condition, Cursor, Index, Item, Page, Query, SkRange, StoreError, Table, Write};
+pub use table::{
+    pack_transactions, Condition, Cursor, Index, Item, Key, Page, Query, SkRange, StoreError, Table, Write,
+    MAX_BATCH_GET_KEYS,
+};
 
 pub use clock::unix_now;

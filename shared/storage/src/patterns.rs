@@ -9,13 +9,14 @@
 
 use crate::repo::{Store, Versioned};
 use crate::schema::*;
-use crate::table::{Condition, Cursor, Index, Item, Query, SkRange, StoreError, Write};
+use crate::table::{Condition, Cursor, Index, Item, Key, Query, SkRange, StoreError, Write};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use causeloop_domain::ids::PatternId;
 use causeloop_domain::pattern::PatternRecord;
 use causeloop_domain::{IssueId, WorkspaceId};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 
 /// Patterns read (newest activity first) to rank by count; older ones are not ranked.
 pub const MAX_PATTERNS_RANKED_BY_COUNT: usize = 1_000;
@@ -49,6 +50,17 @@ impl PatternFilter {
             && self.source.as_ref().is_none_or(|source| record.sources.contains(source))
             && self.since.as_ref().is_none_or(|since| &record.last_seen >= since)
     }
+}
+
+/// What a batch of the cluster worker needs to know of one pattern id it counts into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatternLookup {
+    /// The record with exactly this id, if there is one.
+    pub record: Option<Versioned<PatternRecord>>,
+    /// The id is an alias (merged away): the live record is elsewhere, and `members` is empty.
+    pub aliased: bool,
+    /// Which of the asked Issues the record has counted.
+    pub members: HashSet<IssueId>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -128,6 +140,55 @@ impl Store {
         Ok(None)
     }
 
+    /// For each pattern id with some Issues: its record, whether the id is an alias, and which
+    /// of the Issues it has counted, in one batched read (one round trip per 100 items).
+    pub async fn pattern_lookups(
+        &self,
+        workspace: &WorkspaceId,
+        wanted: &[(PatternId, Vec<IssueId>)],
+    ) -> Result<Vec<PatternLookup>, StoreError> {
+        let pk = workspace_pk(workspace.as_str());
+        let mut keys: Vec<Key> = Vec::new();
+        for (pattern, issues) in wanted {
+            keys.push((pk.clone(), pattern_sk(pattern.as_str())));
+            keys.push((pk.clone(), pattern_alias_sk(pattern.as_str())));
+            let members_pk = pattern_members_pk(workspace.as_str(), pattern.as_str());
+            keys.extend(issues.iter().map(|issue| (members_pk.clone(), pattern_member_sk(issue.as_str()))));
+        }
+        let mut found = self.table().get_many(&keys).await?.into_iter();
+        let mut lookups = Vec::with_capacity(wanted.len());
+        for (_, issues) in wanted {
+            let record =
+                found.next().flatten().map(|item| Ok(Versioned { value: decode(&item)?, version: item.version }));
+            let aliased = found.next().flatten().is_some();
+            let members =
+                issues.iter().zip(found.by_ref()).filter(|(_, item)| item.is_some()).map(|(issue, _)| issue.clone());
+            lookups.push(PatternLookup { record: record.transpose()?, aliased, members: members.collect() });
+        }
+        Ok(lookups)
+    }
+
+    /// The writes of [`Store::save_pattern`] with any number of new members, for callers that
+    /// commit them in a larger transaction (they belong in one transaction together).
+    pub fn pattern_writes(record: &PatternRecord, read_version: Option<u64>, new_members: &[IssueId]) -> Vec<Write> {
+        let (condition, version) = condition_for(read_version);
+        let mut writes = vec![Write::Put { item: pattern_item(record, version), condition }];
+        if read_version.is_none() {
+            // A record is never created for an id that a merge already turned into an alias:
+            // the writer must re-resolve and count into the survivor instead.
+            writes.push(Write::Check {
+                pk: workspace_pk(record.workspace_id.as_str()),
+                sk: pattern_alias_sk(record.id.as_str()),
+                condition: Condition::NotExists,
+            });
+        }
+        writes.extend(new_members.iter().map(|issue| Write::Put {
+            item: member_item(&record.workspace_id, &record.id, issue),
+            condition: Condition::NotExists,
+        }));
+        writes
+    }
+
     pub async fn is_pattern_member(
         &self,
         workspace: &WorkspaceId,
@@ -147,25 +208,10 @@ impl Store {
         read_version: Option<u64>,
         new_member: Option<&IssueId>,
     ) -> Result<u64, StoreError> {
-        let (condition, version) = condition_for(read_version);
-        let mut writes = vec![Write::Put { item: pattern_item(record, version), condition }];
-        if read_version.is_none() {
-            // A record is never created for an id that a merge already turned into an alias:
-            // the writer must re-resolve and count into the survivor instead.
-            writes.push(Write::Check {
-                pk: workspace_pk(record.workspace_id.as_str()),
-                sk: pattern_alias_sk(record.id.as_str()),
-                condition: Condition::NotExists,
-            });
-        }
-        if let Some(issue) = new_member {
-            writes.push(Write::Put {
-                item: member_item(&record.workspace_id, &record.id, issue),
-                condition: Condition::NotExists,
-            });
-        }
+        let new_members: Vec<IssueId> = new_member.into_iter().cloned().collect();
+        let writes = Self::pattern_writes(record, read_version, &new_members);
         self.table().transact(writes).await?;
-        Ok(version)
+        Ok(read_version.map_or(1, |read| read + 1))
     }
 
     /// Records that `victim` was merged into `survivor` (already holding the victim's history),

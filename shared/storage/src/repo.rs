@@ -2,7 +2,7 @@
 //! run unchanged on DynamoDB and on SQLite.
 
 use crate::schema::*;
-use crate::table::{Condition, Cursor, Index, Item, Query, SkRange, StoreError, Table, Write};
+use crate::table::{transaction_chunks, Condition, Cursor, Index, Item, Key, Query, SkRange, StoreError, Table, Write};
 use causeloop_domain::issue::Issue;
 use causeloop_domain::{IssueId, IssueStatus, JobId, KeyId, ScopeSet, Severity, WorkspaceId};
 use serde::de::DeserializeOwned;
@@ -222,6 +222,38 @@ impl Store {
         }
     }
 
+    /// One workspace's key record (live or revoked), by a strongly consistent read of its item
+    /// in the workspace's partition: a key of another workspace is `None`, like an unknown one.
+    pub async fn workspace_key(
+        &self,
+        workspace: &WorkspaceId,
+        key_id: &KeyId,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        Ok(self.get_as(&workspace_pk(workspace.as_str()), &key_sk(key_id.as_str())).await?.map(|v| v.value))
+    }
+
+    /// One page of a workspace's keys (live and revoked), oldest first, read from the workspace's
+    /// partition rather than the `KEYS` index so that a key just created or revoked shows as such
+    /// (the index is eventually consistent on DynamoDB).
+    pub async fn workspace_keys(
+        &self,
+        workspace: &WorkspaceId,
+        limit: usize,
+        cursor: Option<Cursor>,
+    ) -> Result<(Vec<ApiKeyRecord>, Option<Cursor>), StoreError> {
+        let page = self
+            .table
+            .query(
+                &Query::new(Index::Primary, workspace_pk(workspace.as_str()))
+                    .sk(SkRange::Prefix(key_sk("")))
+                    .limit(limit)
+                    .after(cursor),
+            )
+            .await?;
+        let keys = page.items.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        Ok((keys, page.next))
+    }
+
     /// Revokes a key: from this write on, its hash no longer authenticates. `None` if unknown.
     pub async fn revoke_key(&self, key_id: &KeyId, now: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let Some(Versioned { value: mut record, version }) =
@@ -261,7 +293,58 @@ impl Store {
         self.get_as(&workspace_pk(workspace.as_str()), &issue_sk(id.as_str())).await
     }
 
-    pub(crate) fn issue_item(issue: &Issue, version: u64) -> Item {
+    /// Many Issues of one workspace, one round trip per [`crate::MAX_BATCH_GET_KEYS`], aligned
+    /// with `ids`.
+    pub async fn issues(
+        &self,
+        workspace: &WorkspaceId,
+        ids: &[IssueId],
+    ) -> Result<Vec<Option<Versioned<Issue>>>, StoreError> {
+        let pk = workspace_pk(workspace.as_str());
+        let keys: Vec<Key> = ids.iter().map(|id| (pk.clone(), issue_sk(id.as_str()))).collect();
+        let items = self.table.get_many(&keys).await?;
+        items
+            .into_iter()
+            .map(|item| item.map(|item| Ok(Versioned { value: decode(&item)?, version: item.version })).transpose())
+            .collect()
+    }
+
+    /// The write [`Store::save_issue`] makes, for callers that put it into a larger transaction.
+    pub fn issue_write(issue: &Issue, read_version: Option<u64>) -> (Write, u64) {
+        let (condition, version) = match read_version {
+            None => (Condition::NotExists, 1),
+            Some(read) => (Condition::Version(read), read + 1),
+        };
+        (Write::Put { item: Self::issue_item(issue, version), condition }, version)
+    }
+
+    /// Writes many Issues, each on the condition of [`Store::save_issue`], in as few
+    /// transactions as DynamoDB's limits allow ([`transaction_chunks`]), run concurrently. The
+    /// answer is aligned with `issues`: the new version, or why that Issue's transaction failed
+    /// (`ConditionFailed`: some Issue of it changed meanwhile; none of that transaction was
+    /// written, so the caller re-reads and re-applies those Issues).
+    pub async fn save_issues(&self, issues: &[(&Issue, Option<u64>)]) -> Vec<Result<u64, StoreError>> {
+        let mut versions = Vec::with_capacity(issues.len());
+        let mut writes = Vec::with_capacity(issues.len());
+        for (issue, read_version) in issues {
+            let (write, version) = Self::issue_write(issue, *read_version);
+            writes.push(write);
+            versions.push(version);
+        }
+        let chunks = transaction_chunks(writes);
+        let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        let outcomes = futures_util::future::join_all(chunks.into_iter().map(|chunk| self.table.transact(chunk))).await;
+        let mut answer = Vec::with_capacity(issues.len());
+        let mut versions = versions.into_iter();
+        for (size, outcome) in sizes.into_iter().zip(outcomes) {
+            for version in versions.by_ref().take(size) {
+                answer.push(outcome.clone().map(|()| version));
+            }
+        }
+        answer
+    }
+
+    fn issue_item(issue: &Issue, version: u64) -> Item {
         Item::new(workspace_pk(issue.workspace_id.as_str()), issue_sk(issue.id.as_str()), encode(issue))
             .with_gsi1(
                 issues_index_pk(issue.workspace_id.as_str()),
@@ -273,11 +356,8 @@ impl Store {
     /// Writes `issue` if the stored version is still `read_version` (`None`: it must not exist).
     /// Returns the new version; `ConditionFailed` means another writer got there first.
     pub async fn save_issue(&self, issue: &Issue, read_version: Option<u64>) -> Result<u64, StoreError> {
-        let (condition, version) = match read_version {
-            None => (Condition::NotExists, 1),
-            Some(read) => (Condition::Version(read), read + 1),
-        };
-        self.table.write(Write::Put { item: Self::issue_item(issue, version), condition }).await?;
+        let (write, version) = Self::issue_write(issue, read_version);
+        self.table.write(write).await?;
         Ok(version)
     }
 
@@ -341,12 +421,17 @@ impl Store {
         job: &JobId,
         issue: &IssueId,
     ) -> Result<(), StoreError> {
+        self.table.write(Self::clustered_write(workspace, job, issue)).await
+    }
+
+    /// The write of [`Store::mark_clustered`], for callers that put it into a larger transaction.
+    pub fn clustered_write(workspace: &WorkspaceId, job: &JobId, issue: &IssueId) -> Write {
         let item = Item::new(
             job_markers_pk(workspace.as_str(), job.as_str()),
             clustered_marker_sk(issue.as_str()),
             "{}".into(),
         );
-        self.table.write(Write::Put { item, condition: Condition::Always }).await
+        Write::Put { item, condition: Condition::Always }
     }
 
     pub async fn clustered_issues(&self, workspace: &WorkspaceId, job: &JobId) -> Result<HashSet<String>, StoreError> {

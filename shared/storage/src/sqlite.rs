@@ -6,7 +6,7 @@
 //! timeouts. SQL expresses each in one statement, and SQLite's durability is the best-tested there is.
 
 use crate::queue::{OutMessage, Queue, QueueName, Received};
-use crate::table::{Condition, Cursor, Index, IndexKey, Item, Page, Query, SkRange, StoreError, Table, Write};
+use crate::table::{Condition, Cursor, Index, IndexKey, Item, Key, Page, Query, SkRange, StoreError, Table, Write};
 use crate::unix_now;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -179,6 +179,26 @@ impl Table for SqliteStore {
             .optional()
             .map(|item| item.filter(|item| !item.is_expired(unix_now())))
             .map_err(backend)
+        })
+        .await
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        let keys = keys.to_vec();
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"))
+                .map_err(backend)?;
+            let now = unix_now();
+            keys.iter()
+                .map(|(pk, sk)| {
+                    statement
+                        .query_row(params![pk, sk], read_item)
+                        .optional()
+                        .map(|item| item.filter(|item| !item.is_expired(now)))
+                        .map_err(backend)
+                })
+                .collect()
         })
         .await
     }

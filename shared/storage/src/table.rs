@@ -190,7 +190,7 @@ impl Cursor {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("the write's condition did not hold")]
     ConditionFailed,
@@ -217,15 +217,114 @@ impl StoreError {
 
 /// DynamoDB's limit on items per transaction.
 pub const MAX_TRANSACTION_WRITES: usize = 100;
+/// DynamoDB's limit on keys per BatchGetItem request: [`Table::get_many`] asks for at most this
+/// many items per round trip.
+pub const MAX_BATCH_GET_KEYS: usize = 100;
+
+/// DynamoDB's limit on a transaction's total size is 4 MB; chunks stay well under it, leaving
+/// room for attribute names and the service's own accounting.
+pub const MAX_TRANSACTION_BYTES: usize = 3 * 1024 * 1024;
+
+/// Splits independent writes into transactions DynamoDB accepts: at most
+/// [`MAX_TRANSACTION_WRITES`] writes and [`MAX_TRANSACTION_BYTES`] each, in order.
+pub fn transaction_chunks(writes: Vec<Write>) -> Vec<Vec<Write>> {
+    pack_transactions(writes.into_iter().map(|write| vec![write]).collect())
+}
+
+/// Packs groups of writes, in order, into as few transactions as DynamoDB's limits allow,
+/// never splitting a group: the writes of one group commit together. A group over the limits
+/// gets a transaction of its own (which the store then refuses whole, writing nothing).
+pub fn pack_transactions(groups: Vec<Vec<Write>>) -> Vec<Vec<Write>> {
+    let mut chunks: Vec<Vec<Write>> = Vec::new();
+    let mut bytes = 0;
+    for group in groups.into_iter().filter(|group| !group.is_empty()) {
+        let size: usize = group.iter().map(Write::size_bytes).sum();
+        match chunks.last_mut() {
+            Some(chunk)
+                if chunk.len() + group.len() <= MAX_TRANSACTION_WRITES && bytes + size <= MAX_TRANSACTION_BYTES =>
+            {
+                bytes += size;
+                chunk.extend(group);
+            }
+            _ => {
+                bytes = size;
+                chunks.push(group);
+            }
+        }
+    }
+    chunks
+}
+
+impl Write {
+    /// The bytes this write sends, approximately (keys and data; attribute names not counted).
+    pub fn size_bytes(&self) -> usize {
+        match self {
+            Write::Put { item, .. } => {
+                item.pk.len()
+                    + item.sk.len()
+                    + item.data.len()
+                    + item.gsi1.as_ref().map_or(0, |i| i.pk.len() + i.sk.len())
+            }
+            Write::Delete { pk, sk, .. } | Write::Check { pk, sk, .. } => pk.len() + sk.len(),
+        }
+    }
+}
+
+/// The (pk, sk) of one item, as [`Table::get_many`] takes them.
+pub type Key = (String, String);
 
 #[async_trait]
 pub trait Table: Send + Sync {
     /// A strongly consistent read; expired items are absent.
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError>;
+    /// Strongly consistent reads of many items, [`MAX_BATCH_GET_KEYS`] per round trip; the
+    /// answer is aligned with `keys` (a key may repeat); expired items are absent.
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError>;
     async fn write(&self, write: Write) -> Result<(), StoreError>;
     /// All writes happen or none does; at most [`MAX_TRANSACTION_WRITES`], each to a distinct item.
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
     /// One page in sort-key order. A page may hold fewer than `limit` items (expired ones are
     /// filtered after the limit, as in DynamoDB) while `next` is still set.
     async fn query(&self, query: &Query) -> Result<Page, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(sk: usize, bytes: usize) -> Write {
+        Write::Put { item: Item::new("P", format!("{sk:04}"), "x".repeat(bytes)), condition: Condition::Always }
+    }
+
+    fn sks(chunk: &[Write]) -> Vec<String> {
+        chunk
+            .iter()
+            .map(|write| match write {
+                Write::Put { item, .. } => item.sk.clone(),
+                _ => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn transaction_chunks_keep_order_and_both_limits() {
+        let chunks = transaction_chunks((0..250).map(|n| put(n, 10)).collect());
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![100, 100, 50]);
+        let all: Vec<String> = chunks.iter().flat_map(|chunk| sks(chunk)).collect();
+        assert_eq!(all, (0..250).map(|n| format!("{n:04}")).collect::<Vec<_>>());
+
+        // 400 KB items: seven fit in 3 MiB, the eighth starts a new transaction.
+        let chunks = transaction_chunks((0..10).map(|n| put(n, 400 * 1024)).collect());
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![7, 3]);
+        assert!(transaction_chunks(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn packing_never_splits_a_group() {
+        let groups =
+            vec![(0..60).map(|n| put(n, 1)).collect(), (60..120).map(|n| put(n, 1)).collect(), vec![put(120, 1)]];
+        let chunks = pack_transactions(groups);
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![60, 61]);
+        assert_eq!(sks(&chunks[1])[0], "0060");
+    }
 }

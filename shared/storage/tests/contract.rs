@@ -108,6 +108,39 @@ async fn transactions_are_all_or_nothing(table: Arc<dyn Table>) {
 }
 table_contract!(transactions_are_all_or_nothing_up_to_the_limit, transactions_are_all_or_nothing);
 
+async fn many_reads_align_with_their_keys(table: Arc<dyn Table>) {
+    // 250 keys: three BatchGetItem rounds on DynamoDB; every other item exists; one key repeats
+    // (BatchGetItem itself refuses duplicates, the port does not); one item has expired.
+    let mut keys = Vec::new();
+    for n in 0..250 {
+        let sk = format!("k-{n:03}");
+        if n % 2 == 0 {
+            table
+                .write(Write::Put { item: item("M", &sk, &n.to_string()), condition: Condition::Always })
+                .await
+                .unwrap();
+        }
+        keys.push(("M".to_string(), sk));
+    }
+    keys.push(("M".to_string(), "k-004".to_string()));
+    let gone = item("M", "expired", "x").expiring_at(unix_now() - 10);
+    table.write(Write::Put { item: gone, condition: Condition::Always }).await.unwrap();
+    keys.push(("M".to_string(), "expired".to_string()));
+
+    let found = table.get_many(&keys).await.unwrap();
+    assert_eq!(found.len(), keys.len());
+    for (n, got) in found.iter().take(250).enumerate() {
+        match got {
+            Some(got) => assert_eq!((n % 2, got.sk.as_str(), got.data.clone()), (0, keys[n].1.as_str(), n.to_string())),
+            None => assert_eq!(n % 2, 1, "item {n} exists"),
+        }
+    }
+    assert_eq!(found[250].as_ref().map(|item| item.data.as_str()), Some("4"));
+    assert_eq!(found[251], None, "an expired item is absent");
+    assert!(table.get_many(&[]).await.unwrap().is_empty());
+}
+table_contract!(get_many_answers_in_key_order, many_reads_align_with_their_keys);
+
 async fn collect(table: &Arc<dyn Table>, query: Query) -> Vec<String> {
     let mut seen = Vec::new();
     let mut query = query;

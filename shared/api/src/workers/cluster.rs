@@ -1,9 +1,9 @@
 //! The cluster worker: takes `ClusterRequest`s from the FIFO queue (one group per workspace) and
 //! puts each Issue into its Pattern.
 //!
-//! Per batch and workspace:
-//! 1. Read the Issues. Those that already have a pattern keep it (a repeat of an Issue never
-//!    moves it); the others go through the workspace's clustering engine.
+//! Per batch and workspace (up to [`MESSAGES_PER_COMMIT`] messages at a time):
+//! 1. Read the Issues, in one batched read. Those that already have a pattern keep it (a repeat
+//!    of an Issue never moves it); the others go through the workspace's clustering engine.
 //! 2. The engine is cached per container with the version it was read at. After assigning, the
 //!    state is saved with a condition on that version when the templates changed (or after
 //!    [`SAVE_AFTER_UNSAVED_HITS`] plain hits), so two workers can never lose each other's update:
@@ -12,14 +12,20 @@
 //!    product shows.
 //! 3. Merges the engine made are applied to the pattern records (the merged-away id becomes an
 //!    alias of its survivor, and its members and statistics move over).
-//! 4. For each message in order: count the Issue into its pattern record, exactly once (a member
-//!    item written in the same transaction as the record), emit `pattern.detected` for a
-//!    pattern's first Issue and `pattern.recurring` when a pattern gains an Issue after all its
-//!    earlier ones were resolved, write `pattern_id` on the Issue, and mark the ingest job's
-//!    record as clustered.
-//! 5. Insights (`workers::insights::apply`), once for the batch: each clustered Issue's new
-//!    history is counted, and its prediction and triage stored. If it fails, every message of
-//!    the batch fails and is retried (everything above is idempotent).
+//! 4. The patterns the batch counts into are read in one batched read (record, alias, and
+//!    whether each Issue is already a member), the domain rules run in message order (emitting
+//!    `pattern.detected` for a pattern's first Issue and `pattern.recurring` when a pattern gains
+//!    an Issue after all its earlier ones were resolved), and everything the batch changes —
+//!    pattern records with their new member items, `pattern_id` on each Issue, the ingest jobs'
+//!    clustered markers — commits in one transaction conditioned on what was read. A lost race
+//!    re-reads and decides again.
+//!
+//! 5. Insights (`workers::insights::apply`), once the batch is committed: each clustered Issue's
+//!    new history is counted and its prediction and triage stored. If it fails, the batch's
+//!    messages fail and are retried (everything above is idempotent).
+//!
+//! A batch of ten Issues of a known pattern costs five round trips (tests/tests/costs.rs), plus
+//! the Insights step's (tests/tests/insights.rs).
 //!
 //! Every step can be repeated: a redelivered message finds the Issue already counted and changes
 //! nothing twice; event ids derive from their cause, so a re-emitted event is the same event.
@@ -40,9 +46,9 @@ use causeloop_storage::clock::now_rfc3339;
 use causeloop_storage::engine_state::StateVersion;
 use causeloop_storage::repo::Versioned;
 use causeloop_storage::update::{update_with_retries, UPDATE_ATTEMPTS};
-use causeloop_storage::{Store, StoreError};
+use causeloop_storage::{pack_transactions, Store, StoreError, Write};
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Mutex;
 
@@ -54,6 +60,10 @@ pub const PATTERNS_PER_WORKSPACE: usize = 2_000;
 /// counters and recency (the eviction order), and each save rewrites the whole state, so they
 /// are saved rarely.
 pub const SAVE_AFTER_UNSAVED_HITS: u32 = 1_000;
+/// Messages of one workspace committed together: each adds at most five writes (its pattern
+/// record, the alias check of a new record, a member item, `pattern_id` on the Issue, its job's
+/// marker), so a commit fits one transaction, and its reads one batched read.
+pub const MESSAGES_PER_COMMIT: usize = causeloop_storage::table::MAX_TRANSACTION_WRITES / 5;
 /// Engines kept in one container's cache.
 const CACHED_WORKSPACES: usize = 32;
 
@@ -124,30 +134,36 @@ impl ClusterWorker {
         }
         let mut failed = Vec::new();
         for (workspace, requests) in groups {
-            failed.extend(self.handle_workspace(state, &workspace, requests).await);
+            for (n, chunk) in requests.chunks(MESSAGES_PER_COMMIT).enumerate() {
+                let chunk_failed = self.handle_workspace(state, &workspace, chunk).await;
+                if !chunk_failed.is_empty() {
+                    // A FIFO group is processed in order: everything after a failure fails too.
+                    failed.extend(requests.iter().skip(n * MESSAGES_PER_COMMIT).map(|(id, _)| id.clone()));
+                    break;
+                }
+            }
         }
         failed
     }
 
-    /// Returns the ids of the messages that failed: the first failure and everything after it.
+    /// Handles up to [`MESSAGES_PER_COMMIT`] messages of one workspace; returns the ids of the
+    /// messages that failed (all of them, or none: the batch commits as a whole).
     async fn handle_workspace(
         &self,
         state: &AppState,
         workspace: &WorkspaceId,
-        requests: Vec<(String, ClusterRequest)>,
+        requests: &[(String, ClusterRequest)],
     ) -> Vec<String> {
         let all_ids = || requests.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
         let now = now_rfc3339();
-        let mut issues: Vec<Option<Versioned<Issue>>> = Vec::with_capacity(requests.len());
-        for (_, request) in &requests {
-            match state.store.issue(workspace, &request.issue_id).await {
-                Ok(issue) => issues.push(issue),
-                Err(err) => {
-                    tracing::warn!(workspace = %workspace, error = %err, "cluster batch failed reading issues; will be retried");
-                    return all_ids();
-                }
+        let ids: Vec<IssueId> = requests.iter().map(|(_, request)| request.issue_id.clone()).collect();
+        let issues = match state.store.issues(workspace, &ids).await {
+            Ok(issues) => issues,
+            Err(err) => {
+                tracing::warn!(workspace = %workspace, error = %err, "cluster batch failed reading issues; will be retried");
+                return all_ids();
             }
-        }
+        };
         let mut unassigned: Vec<&Issue> = Vec::new();
         for issue in issues.iter().flatten() {
             if issue.value.pattern_id.is_none() && !unassigned.iter().any(|seen| seen.id == issue.value.id) {
@@ -170,36 +186,24 @@ impl ClusterWorker {
                 return all_ids();
             }
         }
-        let mut failed = Vec::new();
-        let mut done = Vec::new();
-        let mut insight_events = super::insights::merge_events(workspace, &outcome.merges);
-        for ((message_id, request), issue) in requests.into_iter().zip(issues) {
-            if !failed.is_empty() {
-                failed.push(message_id);
-                continue;
-            }
-            match finish_one(state, &request, issue, &outcome, &now).await {
-                Ok(live) => {
-                    done.push(message_id);
-                    insight_events
-                        .extend(live.map(|pattern| InsightEvent::Clustered { issue_id: request.issue_id, pattern }));
-                }
-                Err(err) => {
-                    tracing::warn!(message_id = %message_id, error = %err, "cluster message failed; will be retried");
-                    failed.push(message_id);
-                }
-            }
-        }
-        match super::insights::apply(state, workspace, &insight_events).await {
-            // Merges are done once Insights has them too; until then the retry applies them again.
-            Ok(()) if !outcome.merges.is_empty() => self.merges_applied(workspace, &outcome.merges).await,
-            Ok(()) => {}
+        let clustered = match record_batch(state, workspace, requests, issues, &outcome, &now).await {
+            Ok(clustered) => clustered,
             Err(err) => {
-                tracing::warn!(workspace = %workspace, error = %err, "insights failed; the batch will be retried");
-                failed.splice(0..0, done);
+                tracing::warn!(workspace = %workspace, error = %err, "cluster batch failed; will be retried");
+                return all_ids();
             }
+        };
+        let mut insight_events = super::insights::merge_events(workspace, &outcome.merges);
+        insight_events.extend(clustered);
+        if let Err(err) = super::insights::apply(state, workspace, &insight_events).await {
+            tracing::warn!(workspace = %workspace, error = %err, "insights failed; the batch will be retried");
+            return all_ids();
         }
-        failed
+        // Merges are done once Insights has them too; until then a retry applies them again.
+        if !outcome.merges.is_empty() {
+            self.merges_applied(workspace, &outcome.merges).await;
+        }
+        Vec::new()
     }
 
     /// Drops the cached engine of `workspace`; the next batch reloads it from the store.
@@ -376,13 +380,26 @@ async fn apply_merge(
 
 /// Drops from `record.open_issue_ids` the members resolved since they were tracked, stopping at
 /// the first one still open: that is all the recurrence rule needs to know, and each resolved
-/// member is read once and then forgotten. When the bounded list overflowed and empties, the
-/// members are scanned once to rebuild it.
-async fn prune_resolved_members(store: &Store, record: &mut PatternRecord) -> Result<(), StoreError> {
+/// member is read once and then forgotten. Statuses in `known` (the batch's own Issues, and
+/// those read before in the batch) are not read again. When the bounded list overflowed and
+/// empties, the members are scanned once to rebuild it.
+async fn prune_resolved_members(
+    store: &Store,
+    record: &mut PatternRecord,
+    known: &mut HashMap<IssueId, Option<IssueStatus>>,
+) -> Result<(), StoreError> {
     let workspace = record.workspace_id.clone();
     while let Some(first) = record.open_issue_ids.first().cloned() {
-        match store.issue(&workspace, &first).await? {
-            Some(issue) if issue.value.status == IssueStatus::Open => return Ok(()),
+        let status = match known.get(&first) {
+            Some(status) => *status,
+            None => {
+                let status = store.issue(&workspace, &first).await?.map(|issue| issue.value.status);
+                known.insert(first.clone(), status);
+                status
+            }
+        };
+        match status {
+            Some(IssueStatus::Open) => return Ok(()),
             _ => record.forget_open(&first),
         }
     }
@@ -391,11 +408,9 @@ async fn prune_resolved_members(store: &Store, record: &mut PatternRecord) -> Re
         let mut cursor = None;
         loop {
             let (members, next) = store.pattern_members(&workspace, &record.id, 100, cursor).await?;
-            for member in members {
-                if let Some(issue) = store.issue(&workspace, &member).await? {
-                    if issue.value.status == IssueStatus::Open {
-                        open.push(member);
-                    }
+            for (member, issue) in members.iter().zip(store.issues(&workspace, &members).await?) {
+                if issue.is_some_and(|issue| issue.value.status == IssueStatus::Open) {
+                    open.push(member.clone());
                 }
             }
             match next {
@@ -425,127 +440,216 @@ fn pattern_event(
     )
 }
 
-/// Counts `issue` into the pattern `pattern_id` names (exactly once) and emits what that means.
-/// Returns the id of the live pattern.
-async fn record_membership(
+/// Counts a batch's Issues into their patterns and commits it whole: the pattern records with
+/// their new member items, `pattern_id` on each newly clustered Issue, and the ingest jobs'
+/// clustered markers, in one transaction (each message adds at most five writes). Every write is
+/// conditioned on what was read, so a lost race (an ingest updating one of the Issues, another
+/// worker counting into one of the patterns) re-reads and decides again.
+async fn record_batch(
     state: &AppState,
-    issue: &Issue,
-    pattern_id: &PatternId,
-    engine_id: Option<u64>,
-    templates: &HashMap<u64, String>,
+    workspace: &WorkspaceId,
+    requests: &[(String, ClusterRequest)],
+    read: Vec<Option<Versioned<Issue>>>,
+    outcome: &EngineOutcome,
     now: &str,
-) -> Result<Option<PatternId>, StoreError> {
+) -> Result<Vec<InsightEvent>, StoreError> {
     let store = &state.store;
-    let workspace = &issue.workspace_id;
-    update_with_retries(|| async move {
-        let (mut record, read) = match store.resolve_pattern(workspace, pattern_id).await? {
-            Some(found) => (found.value, Some(found.version)),
+    let ids: Vec<IssueId> = requests.iter().map(|(_, request)| request.issue_id.clone()).collect();
+    let ids = &ids;
+    let mut first_read = Some(read);
+    update_with_retries(|| {
+        let known = first_read.take();
+        async move {
+            let issues = match known {
+                Some(issues) => issues,
+                None => store.issues(workspace, ids).await?,
+            };
+            let plan = plan_batch(store, workspace, requests, &issues, outcome, now).await?;
+            // Emitted before the counts are committed: if the commit is lost, the retry emits
+            // the same event ids again, which the deliver worker delivers once.
+            emit(state.queue.as_ref(), plan.events).await?;
+            for transaction in pack_transactions(plan.writes) {
+                store.table().transact(transaction).await?;
+            }
+            Ok(plan.clustered)
+        }
+    })
+    .await
+}
+
+/// What a batch changes: the events it announces and its writes, grouped so that a pattern
+/// record and its new members commit together.
+struct BatchPlan {
+    events: Vec<EventEnvelope>,
+    writes: Vec<Vec<Write>>,
+    /// Each Issue counted (or found counted) into its live pattern, for Insights.
+    clustered: Vec<InsightEvent>,
+}
+
+/// One live pattern record a batch counts into.
+struct PatternPlan {
+    record: PatternRecord,
+    /// The version read; `None`: the record is new.
+    read: Option<u64>,
+    /// Issues already counted, as read.
+    counted: HashSet<IssueId>,
+    new_members: Vec<IssueId>,
+    changed: bool,
+}
+
+/// Decides a batch from what is stored: reads the patterns its Issues count into (one batched
+/// read, plus the rare alias to follow) and applies the domain rules in message order.
+async fn plan_batch(
+    store: &Store,
+    workspace: &WorkspaceId,
+    requests: &[(String, ClusterRequest)],
+    issues: &[Option<Versioned<Issue>>],
+    outcome: &EngineOutcome,
+    now: &str,
+) -> Result<BatchPlan, StoreError> {
+    // The pattern each Issue counts into: the one it has, else the one the engine chose.
+    let targets: Vec<Option<(PatternId, Option<u64>)>> = issues
+        .iter()
+        .map(|issue| {
+            let issue = &issue.as_ref()?.value;
+            match issue.pattern_id.as_deref().and_then(PatternId::parse) {
+                Some(existing) => Some((existing, None)),
+                None => outcome
+                    .patterns
+                    .get(&issue.id)
+                    .map(|&engine_id| (PatternId::for_engine_id(workspace, engine_id), Some(engine_id))),
+            }
+        })
+        .collect();
+    let mut wanted: Vec<(PatternId, Vec<IssueId>)> = Vec::new();
+    let mut engine_ids: Vec<Option<u64>> = Vec::new();
+    for (issue, target) in issues.iter().zip(&targets) {
+        let (Some(issue), Some((pattern, engine_id))) = (issue, target) else { continue };
+        match wanted.iter().position(|(known, _)| known == pattern) {
+            Some(at) => wanted[at].1.push(issue.value.id.clone()),
+            None => {
+                wanted.push((pattern.clone(), vec![issue.value.id.clone()]));
+                engine_ids.push(*engine_id);
+            }
+        }
+    }
+    let lookups = store.pattern_lookups(workspace, &wanted).await?;
+
+    // Each wanted id to the live record it names (several ids can name one record).
+    let mut plans: Vec<PatternPlan> = Vec::new();
+    let mut plan_of: HashMap<PatternId, usize> = HashMap::new();
+    for (((pattern, members), lookup), engine_id) in wanted.iter().zip(lookups).zip(engine_ids) {
+        let (found, counted) = match (lookup.record, lookup.aliased) {
+            (Some(found), _) => (Some(found), lookup.members),
+            (None, true) => match store.resolve_pattern(workspace, pattern).await? {
+                Some(found) => {
+                    let mut counted = HashSet::new();
+                    for member in members {
+                        if store.is_pattern_member(workspace, &found.value.id, member).await? {
+                            counted.insert(member.clone());
+                        }
+                    }
+                    (Some(found), counted)
+                }
+                None => (None, HashSet::new()),
+            },
+            (None, false) => (None, HashSet::new()),
+        };
+        let plan = match found {
+            Some(found) => PatternPlan {
+                record: found.value,
+                read: Some(found.version),
+                counted,
+                new_members: Vec::new(),
+                changed: false,
+            },
             None => match engine_id {
                 Some(engine_id) => {
-                    let template = templates.get(&engine_id).map(String::as_str).unwrap_or(&issue.title);
-                    (PatternRecord::new(workspace, engine_id, template, now), None)
+                    let template = outcome.templates.get(&engine_id).map_or(members[0].as_str(), String::as_str);
+                    PatternPlan {
+                        record: PatternRecord::new(workspace, engine_id, template, now),
+                        read: None,
+                        counted,
+                        new_members: Vec::new(),
+                        changed: false,
+                    }
                 }
                 None => {
                     // Only the worker writes `pattern_id`, after the record: nothing to count into.
-                    tracing::warn!(issue = %issue.id, pattern = %pattern_id, "issue names a pattern that has no record");
-                    return Ok(None);
+                    tracing::warn!(pattern = %pattern, "issues name a pattern that has no record");
+                    continue;
                 }
             },
         };
-        let mut changed = false;
-        if let Some(template) = templates.get(&record.engine_id).filter(|t| **t != record.template) {
-            record.template.clone_from(template);
-            changed = true;
+        let at = match plans.iter().position(|known| known.record.id == plan.record.id) {
+            Some(at) => {
+                plans[at].counted.extend(plan.counted);
+                at
+            }
+            None => {
+                plans.push(plan);
+                plans.len() - 1
+            }
+        };
+        plan_of.insert(pattern.clone(), at);
+    }
+
+    let mut statuses: HashMap<IssueId, Option<IssueStatus>> =
+        issues.iter().flatten().map(|issue| (issue.value.id.clone(), Some(issue.value.status))).collect();
+    let mut events = Vec::new();
+    let mut issue_writes = Vec::new();
+    let mut markers = Vec::new();
+    let mut seen: HashSet<&IssueId> = HashSet::new();
+    let mut clustered = Vec::new();
+    for (((_, request), issue), target) in requests.iter().zip(issues).zip(&targets) {
+        if let Some(job) = &request.job_id {
+            markers.push(vec![Store::clustered_write(workspace, job, &request.issue_id)]);
         }
-        let member = read.is_some() && store.is_pattern_member(workspace, &record.id, &issue.id).await?;
-        let new_member = if member {
-            changed |= record.observe(issue);
-            if !changed {
-                return Ok(Some(record.id));
-            }
-            None
+        let (Some(issue), Some((pattern, _))) = (issue, target) else { continue };
+        let Some(&at) = plan_of.get(pattern) else { continue };
+        if !seen.insert(&issue.value.id) {
+            continue;
+        }
+        let plan = &mut plans[at];
+        clustered.push(InsightEvent::Clustered { issue_id: issue.value.id.clone(), pattern: plan.record.id.clone() });
+        if let Some(template) = outcome.templates.get(&plan.record.engine_id).filter(|t| **t != plan.record.template) {
+            plan.record.template.clone_from(template);
+            plan.changed = true;
+        }
+        if plan.counted.contains(&issue.value.id) {
+            plan.changed |= plan.record.observe(&issue.value);
         } else {
-            if record.issue_count > 0 {
-                prune_resolved_members(store, &mut record).await?;
+            if plan.record.issue_count > 0 {
+                prune_resolved_members(store, &mut plan.record, &mut statuses).await?;
             }
-            let event = match record.gain(issue, now) {
+            let gained = plan.record.gain(&issue.value, now);
+            let record = &plan.record;
+            events.extend(match gained {
                 Gained::FirstIssue => {
-                    Some(pattern_event(EventType::PatternDetected, &record, issue, record.id.as_str(), now))
+                    Some(pattern_event(EventType::PatternDetected, record, &issue.value, record.id.as_str(), now))
                 }
                 Gained::Recurred => {
-                    let cause = format!("{}#{}", record.id, issue.id);
-                    Some(pattern_event(EventType::PatternRecurring, &record, issue, &cause, now))
+                    let cause = format!("{}#{}", record.id, issue.value.id);
+                    Some(pattern_event(EventType::PatternRecurring, record, &issue.value, &cause, now))
                 }
                 Gained::Member => None,
-            };
-            // Emitted before the count is committed: if the commit is lost, the retry emits the
-            // same event id again, which the deliver worker delivers once.
-            emit(state.queue.as_ref(), event.into_iter().collect()).await?;
-            Some(&issue.id)
-        };
-        store.save_pattern(&record, read, new_member).await?;
-        Ok(Some(record.id))
-    })
-    .await
-}
-
-/// Writes `pattern_id` on the Issue unless it already has one (optimistic, re-reading on a race
-/// with an ingest that updated the Issue meanwhile).
-async fn write_issue_pattern(store: &Store, issue: Versioned<Issue>, pattern_id: &PatternId) -> Result<(), StoreError> {
-    let (workspace, issue_id) = (issue.value.workspace_id.clone(), issue.value.id.clone());
-    let (workspace, issue_id) = (&workspace, &issue_id);
-    let mut read = Some(issue);
-    update_with_retries(|| {
-        let known = read.take();
-        async move {
-            let issue = match known {
-                Some(issue) => issue,
-                None => match store.issue(workspace, issue_id).await? {
-                    Some(fresh) => fresh,
-                    None => return Ok(()),
-                },
-            };
-            if issue.value.pattern_id.is_some() {
-                return Ok(());
-            }
-            let mut updated = issue.value;
-            updated.pattern_id = Some(pattern_id.to_string());
-            store.save_issue(&updated, Some(issue.version)).await?;
-            Ok(())
+            });
+            plan.counted.insert(issue.value.id.clone());
+            plan.new_members.push(issue.value.id.clone());
+            plan.changed = true;
         }
-    })
-    .await
-}
-
-/// Returns the live pattern the Issue is now counted in, if any.
-async fn finish_one(
-    state: &AppState,
-    request: &ClusterRequest,
-    issue: Option<Versioned<Issue>>,
-    outcome: &EngineOutcome,
-    now: &str,
-) -> Result<Option<PatternId>, StoreError> {
-    let mut counted_in = None;
-    if let Some(issue) = issue {
-        let existing = issue.value.pattern_id.as_deref().and_then(PatternId::parse);
-        let assigned = outcome.patterns.get(&issue.value.id).copied();
-        let target = match (existing, assigned) {
-            (Some(existing), _) => Some((existing, None)),
-            (None, Some(engine_id)) => {
-                Some((PatternId::for_engine_id(&request.workspace_id, engine_id), Some(engine_id)))
-            }
-            (None, None) => None,
-        };
-        if let Some((pattern_id, engine_id)) = target {
-            let live = record_membership(state, &issue.value, &pattern_id, engine_id, &outcome.templates, now).await?;
-            if let Some(live) = live {
-                write_issue_pattern(&state.store, issue, &live).await?;
-                counted_in = Some(live);
-            }
+        if issue.value.pattern_id.is_none() {
+            let mut clustered = issue.value.clone();
+            clustered.pattern_id = Some(plan.record.id.to_string());
+            issue_writes.push(vec![Store::issue_write(&clustered, Some(issue.version)).0]);
         }
     }
-    if let Some(job) = &request.job_id {
-        state.store.mark_clustered(&request.workspace_id, job, &request.issue_id).await?;
-    }
-    Ok(counted_in)
+    let mut writes: Vec<Vec<Write>> = plans
+        .iter()
+        .filter(|plan| plan.changed)
+        .map(|plan| Store::pattern_writes(&plan.record, plan.read, &plan.new_members))
+        .collect();
+    writes.extend(issue_writes);
+    writes.extend(markers);
+    Ok(BatchPlan { events, writes, clustered })
 }

@@ -13,8 +13,9 @@
 //! same transaction as the states, each item conditioned on the version read. A redelivered
 //! message finds nothing new; a lost race re-reads and redoes the whole step.
 //!
-//! Cost per call: the Issues (one read each, concurrent), the workspace state and each Pattern's
-//! (concurrent), and one transaction; see BENCHMARKS.md, "Insights in the cluster worker".
+//! Cost per call: two batched reads, run concurrently (the Issues; the workspace state and each
+//! Pattern's), and one transaction; see BENCHMARKS.md, "In the service: the cluster worker's
+//! Insights step".
 
 use crate::events::{emit, envelope};
 use crate::insights_view::{issue_prediction, triage_view};
@@ -131,8 +132,12 @@ async fn apply_step(state: &AppState, workspace: &WorkspaceId, events: &[Insight
             }
         }
     }
-    let issue_reads = futures_util::future::try_join_all(issue_ids.iter().map(|id| store.issue(workspace, id)));
-    let (issues, states) = futures_util::future::join(issue_reads, store.insights_state(workspace, &pattern_ids)).await;
+    let issue_ids_owned: Vec<IssueId> = issue_ids.iter().map(|id| (*id).clone()).collect();
+    let (issues, states) = futures_util::future::join(
+        store.issues(workspace, &issue_ids_owned),
+        store.insights_state(workspace, &pattern_ids),
+    )
+    .await;
     let mut issues: Vec<Option<Versioned<Issue>>> = issues?;
     let (workspace_state, pattern_states) = states?;
     let (mut insights, workspace_read) = match workspace_state {

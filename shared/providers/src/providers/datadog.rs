@@ -2,8 +2,10 @@
 //!
 //! Reads both the default payload (`id`, `title`, `body`, `event_type`, `date`, `last_updated`,
 //! `org`) and the `$`-variable template we recommend (`datadog-template.json`, which adds
-//! `alert_transition`, `alert_cycle_key`, `alert_priority`, `tags`, `link`, ...). Datadog cannot
-//! sign; it authenticates with the workspace API key in a custom header.
+//! `alert_transition`, `alert_cycle_key`, `alert_priority`, `tags`, `link`, ...), and the
+//! hand-written shape many teams configure (`alert_id`, `title`, `text`, `alert_type`,
+//! `priority`, `tags`). Datadog cannot sign; it authenticates with the workspace API key in a
+//! custom header.
 
 use crate::json::{derived_id, parse_object, scalar};
 use crate::time_fmt::{from_unix_millis, from_unix_seconds};
@@ -128,7 +130,7 @@ impl Provider for Datadog {
                 _ => AlertState::Firing,
             },
         };
-        let severity = field(&body, "alert_priority").or_else(|| match alert_type.as_deref() {
+        let severity = first_field(&body, &["alert_priority", "priority"]).or_else(|| match alert_type.as_deref() {
             Some("error") | Some("warning") | Some("info") => alert_type.clone(),
             _ => None,
         });
@@ -154,8 +156,8 @@ impl Provider for Datadog {
                 })
             })
             .unwrap_or_else(|| derived_id(&[&org_id, &bare_title, title_scope]));
-        let description =
-            first_field(&body, &["body", "text_only_msg", "alert_status"]).unwrap_or_else(|| event_title.clone());
+        let description = first_field(&body, &["body", "text", "text_only_msg", "alert_status"])
+            .unwrap_or_else(|| event_title.clone());
         let occurred_at = first_field(&body, &["date", "last_updated"]).as_deref().and_then(epoch_to_rfc3339);
 
         let mut alert =

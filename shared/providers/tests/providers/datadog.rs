@@ -56,6 +56,23 @@ fn templated_payload_uses_transition_priority_tags_and_cycle_key() {
 }
 
 #[test]
+fn a_hand_written_payload_keeps_its_text_and_priority() {
+    // The shape of the walkthrough's monitoring-tool example: `text` for the message and
+    // `priority` rather than `alert_priority`.
+    let payload = json!({
+        "alert_id": "1234567", "title": "[Triggered] High error rate on checkout",
+        "text": "Error rate 7.2% over the last 5 minutes (threshold 5%)",
+        "alert_type": "error", "priority": "P1", "tags": "service:checkout,env:production"
+    });
+    let alert = parse_one("datadog", &payload.to_string());
+    assert_eq!(alert.title, "High error rate on checkout");
+    assert_eq!(alert.description, "Error rate 7.2% over the last 5 minutes (threshold 5%)");
+    assert_eq!(alert.severity.as_deref(), Some("P1"));
+    assert_eq!(alert.service.as_deref(), Some("checkout"));
+    assert_eq!(alert.state, AlertState::Firing);
+}
+
+#[test]
 fn transitions_decide_the_state() {
     let cases = [
         ("Triggered", AlertState::Firing),

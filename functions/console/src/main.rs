@@ -1,0 +1,11 @@
+//! The `console` function: the route families `causeloop_api::app::Function::Console` serves, behind API
+//! Gateway.
+
+use causeloop_api::app::{Families, Function};
+
+const FAMILIES: Families = Function::Console.families();
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    causeloop_api::lambda::serve_http(FAMILIES.routes()).await
+}
