@@ -64,3 +64,60 @@ impl Table for CrashAfterWrites {
         self.inner.query(query).await
     }
 }
+
+/// Another writer that wins every race once: before the next transaction, it rewrites the
+/// transaction's first conditional put target as found (bumping its version), so the
+/// transaction fails its condition as if a concurrent request had written that item. The
+/// interference is sequential, so it also runs on moto, whose TransactWriteItems rolls back by
+/// restoring a snapshot of the whole table and would lose truly concurrent writes.
+pub struct LoseNextTransactionRace {
+    inner: Arc<dyn Table>,
+    armed: AtomicBool,
+}
+
+impl LoseNextTransactionRace {
+    pub fn new(inner: Arc<dyn Table>) -> Self {
+        Self { inner, armed: AtomicBool::new(false) }
+    }
+
+    pub fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the armed race was run (and so the transaction after it lost).
+    pub fn fired(&self) -> bool {
+        !self.armed.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl Table for LoseNextTransactionRace {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<causeloop_storage::Item>, StoreError> {
+        self.inner.get(pk, sk).await
+    }
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<causeloop_storage::Item>>, StoreError> {
+        self.inner.get_many(keys).await
+    }
+    async fn write(&self, write: Write) -> Result<(), StoreError> {
+        self.inner.write(write).await
+    }
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let target = writes.iter().find_map(|write| match write {
+            Write::Put { item, condition: causeloop_storage::Condition::Version(_) } => Some(item.clone()),
+            _ => None,
+        });
+        if let Some(target) = target {
+            if self.armed.swap(false, Ordering::SeqCst) {
+                if let Some(stored) = self.inner.get(&target.pk, &target.sk).await? {
+                    let bumped = stored.clone().with_version(stored.version + 1);
+                    let condition = causeloop_storage::Condition::Version(stored.version);
+                    self.inner.write(Write::Put { item: bumped, condition }).await?;
+                }
+            }
+        }
+        self.inner.transact(writes).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+}

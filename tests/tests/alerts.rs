@@ -125,9 +125,15 @@ fn sns_string_to_sign(message: &Value) -> String {
     text
 }
 
-/// Signs `message` as SNS would with the fixture key, using its `SignatureVersion`.
+/// Signs `message` as SNS would with the fixture key, using its `SignatureVersion`, sent now.
 fn sns_signed(message: Value) -> String {
+    sns_signed_at(message, &causeloop_storage::clock::now_rfc3339())
+}
+
+/// Signs `message` as sent at `timestamp` (RFC 3339).
+fn sns_signed_at(message: Value, timestamp: &str) -> String {
     let mut message = message;
+    message["Timestamp"] = json!(timestamp);
     let key = rsa::RsaPrivateKey::from_pkcs8_pem(SNS_KEY).unwrap();
     let text = sns_string_to_sign(&message);
     let signature = match message["SignatureVersion"].as_str().unwrap() {
@@ -599,6 +605,16 @@ async fn cloudwatch_refuses_what_sns_did_not_sign_or_the_workspace_did_not_allow
         elsewhere["SigningCertURL"] = json!(url);
         let (status, body) = post_sns(&app, ws, &sns_signed(elsewhere)).await;
         assert_eq!(status, 401, "{url}: {body}");
+    }
+
+    // Authentic but replayed after SNS could no longer be delivering it (SNS retries an HTTPS
+    // endpoint for an hour at most), or dated in the future: refused, whatever the signature.
+    for (when, why) in
+        [("2025-03-04T10:45:07.560Z", "a captured message replayed later"), ("2099-01-01T00:00:00Z", "future")]
+    {
+        let (status, body) = post_sns(&app, ws, &sns_signed_at(genuine.clone(), when)).await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("invalid_sns_signature")), "{why}: {body}");
+        assert!(body["message"].as_str().unwrap().contains("outside the window"), "{body}");
     }
 
     // Not JSON, or not an SNS envelope: cannot be authenticated.

@@ -171,6 +171,13 @@ async fn events_fan_out_signed_to_subscribed_endpoints_only(app: TestApp) {
     let endpoint = health["outbound_endpoints"].as_array().unwrap().iter().find(|e| e["id"] == a.id.as_str()).unwrap();
     assert_eq!(endpoint["deliveries_24h"], 1);
     assert_eq!(endpoint["delivery_success_rate"], 1.0);
+    assert_eq!(endpoint["url"], ingested.url.as_str());
+    // A connectors key sees the endpoint's health, not its (often capability) URL.
+    let connectors_reader = app.key(&app.owner_slug, "connectors:read").await;
+    let (status, health) = app.get("/v1/integrations/health", &connectors_reader.key).await;
+    assert_eq!(status, 200);
+    let endpoint = health["outbound_endpoints"].as_array().unwrap().iter().find(|e| e["id"] == a.id.as_str()).unwrap();
+    assert_eq!((endpoint["url"].clone(), endpoint["deliveries_24h"].clone()), (Value::Null, json!(1)), "{endpoint}");
 }
 both_backends!(fan_out, events_fan_out_signed_to_subscribed_endpoints_only);
 
@@ -340,6 +347,12 @@ async fn an_endpoint_down_for_days_fails_its_deliveries_and_is_disabled_then_red
     assert_eq!(delivered["status"], "succeeded");
     assert_eq!(delivered["attempts_made"], MAX_ATTEMPTS + 1);
     assert_eq!(delivered["payload"]["event_type"], "issue.ingested");
+    // The payload carries the Issue: a key that may read webhooks but not Issues does not see it.
+    let webhooks_reader = app.key(&app.owner_slug, "webhooks:read").await;
+    let path = format!("/v1/webhooks/{}/deliveries/{failed_id}", endpoint.id);
+    let (status, withheld) = app.get(&path, &webhooks_reader.key).await;
+    assert_eq!((status, withheld["status"].as_str()), (200, Some("succeeded")), "{withheld}");
+    assert!(withheld.get("payload").is_none(), "{withheld}");
     let (_, shown) = app.get(&format!("/v1/webhooks/{}", endpoint.id), &app.owner.key).await;
     assert_eq!(shown["failing_since"], Value::Null, "a success clears the failure streak");
 }
@@ -486,11 +499,16 @@ async fn two_copies_of_one_task_post_once() {
     register(&app, &receiver.url, &["issue.ingested"], json!({})).await;
     let worker = app.deliver_worker(true);
     let task = fan_out(&app, &worker, "twice").await.remove(0);
-    let (a, b) = tokio::join!(worker.handle(&task), worker.handle(&task));
-    let mut outcomes = [a, b];
-    outcomes.sort_by_key(|d| matches!(d, Disposition::After(_)));
-    assert_eq!(outcomes[0], Disposition::Done);
-    assert!(matches!(outcomes[1], Disposition::After(_)), "the copy waits out the claim: {outcomes:?}");
+    // The endpoint holds the first copy's request (under the client's 2 s timeout) while the
+    // second copy arrives: it finds the delivery claimed and waits out the claim.
+    receiver.script([Reply::Stall(Duration::from_millis(1500))]);
+    let second = async {
+        wait_for_requests(&receiver, 1).await;
+        worker.handle(&task).await
+    };
+    let (first, second) = tokio::join!(worker.handle(&task), second);
+    assert_eq!(first, Disposition::Done);
+    assert!(matches!(second, Disposition::After(_)), "the copy waits out the claim: {second:?}");
     assert_eq!(receiver.requests().len(), 1);
 }
 

@@ -191,6 +191,8 @@ mod alerts {
         if sign {
             let mut message: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
             assert_eq!(message["SignatureVersion"], "1");
+            // Sent now: SNS delivers a message for an hour at most, so the sample's own time is stale.
+            message["Timestamp"] = json!(causeloop_storage::clock::now_rfc3339());
             let key = rsa::RsaPrivateKey::from_pkcs8_pem(SNS_KEY).unwrap();
             let signature = SigningKey::<sha1::Sha1>::new(key).sign(notification_string_to_sign(&message).as_bytes());
             message["Signature"] = json!(base64::engine::general_purpose::STANDARD.encode(signature.to_vec()));

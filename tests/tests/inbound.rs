@@ -284,6 +284,19 @@ async fn rotation_keeps_the_old_secret_for_the_grace_period(app: TestApp) {
     assert_eq!(app.post_inbound(&connector_id, body, Some(&sign(&second, body))).await.status, 401, "second, expired");
     assert_eq!(app.post_inbound(&connector_id, body, Some(&sign(&third, body))).await.status, 202, "current");
 
+    // Rotating again and again within the grace keeps only the latest few replaced secrets.
+    let mut secrets = vec![third];
+    for _ in 0..5 {
+        let (status, rotated) = app.post(&rotate_path, &app.owner.key, &json!({})).await;
+        assert_eq!(status, 200, "{rotated}");
+        secrets.push(rotated["signing_secret"].as_str().unwrap().to_string());
+    }
+    for (age, secret) in secrets.iter().rev().enumerate() {
+        let expected = if age <= causeloop_api::webhooks::MAX_PREVIOUS_SECRETS { 202 } else { 401 };
+        let status = app.post_inbound(&connector_id, body, Some(&sign(secret, body))).await.status;
+        assert_eq!(status, expected, "the secret replaced {age} rotations ago");
+    }
+
     // JSON has one number type: 3600.0 is the integer 3600; 0.5 is no integer.
     let (status, rotated) = app.post(&rotate_path, &app.owner.key, &json!({"grace_period_seconds": 3600.0})).await;
     assert_eq!((status, rotated["grace_period_seconds"].as_i64()), (200, Some(3600)), "{rotated}");

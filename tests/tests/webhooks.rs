@@ -228,6 +228,32 @@ async fn outbound_targets_must_be_public_https(app: TestApp) {
 }
 both_backends!(outbound_targets_must_be_public_https_addresses, outbound_targets_must_be_public_https);
 
+/// `connectors:admin` rotates an inbound registration's secret (it is the connector's), never an
+/// outbound endpoint's: the new secret is in the answer, and it signs a customer's deliveries.
+async fn connectors_admin_cannot_rotate_outbound_secrets(app: TestApp) {
+    let key = &app.owner.key;
+    let (_, outbound) =
+        app.post("/v1/webhooks", key, &json!({"url": PUBLIC_TARGET, "event_types": ["issue.ingested"]})).await;
+    let connector = app.create_custom_connector(key, "Deploy Monitor").await;
+    let inbound = app.enable_inbound(key, connector["id"].as_str().unwrap()).await;
+    let connectors_admin = app.key(&app.owner_slug, "connectors:admin").await;
+
+    let outbound_rotate = format!("/v1/webhooks/{}/rotate", outbound["id"].as_str().unwrap());
+    let (status, refused) =
+        app.post(&outbound_rotate, &connectors_admin.key, &json!({"grace_period_seconds": 0})).await;
+    assert_eq!((status, refused["error"].as_str()), (403, Some("insufficient_scope")), "{refused}");
+    assert!(refused.get("signing_secret").is_none());
+    let (_, after) = app.get(&format!("/v1/webhooks/{}", outbound["id"].as_str().unwrap()), key).await;
+    assert_eq!(after["secret_issued_at"], outbound["secret_issued_at"], "the outbound secret is unchanged");
+
+    let inbound_rotate = format!("/v1/webhooks/{}/rotate", inbound["id"].as_str().unwrap());
+    let (status, rotated) = app.post(&inbound_rotate, &connectors_admin.key, &json!({})).await;
+    assert_eq!(status, 200, "{rotated}");
+    let webhooks_admin = app.key(&app.owner_slug, "webhooks:admin").await;
+    assert_eq!(app.post(&outbound_rotate, &webhooks_admin.key, &json!({})).await.0, 200);
+}
+both_backends!(connectors_admin_rotates_inbound_secrets_only, connectors_admin_cannot_rotate_outbound_secrets);
+
 async fn other_workspaces_see_404_on_every_webhook_route(app: TestApp) {
     let key = &app.owner.key;
     let (_, outbound) =

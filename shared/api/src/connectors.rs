@@ -388,7 +388,8 @@ async fn syncs(
 
 /// `GET /v1/integrations/health`: per connector its status, last event and the last 24 hours'
 /// deliveries and errors; per outbound endpoint its state and the last 24 hours' deliveries by
-/// status, with the success rate of those that finished (`null` when none has).
+/// status, with the success rate of those that finished (`null` when none has), and its URL
+/// only for a key that holds `webhooks:read`.
 async fn health(State(state): State<AppState>, principal: Principal) -> Result<impl IntoResponse, ApiError> {
     principal.require(Scope::ConnectorsRead)?;
     let workspace = &principal.workspace_id;
@@ -428,7 +429,8 @@ async fn health(State(state): State<AppState>, principal: Principal) -> Result<i
         let finished = succeeded + failed;
         endpoints.push(json!({
             "id": webhook.id,
-            "url": webhook.url,
+            // Endpoint URLs are often capability URLs: shown only to keys that may read webhooks.
+            "url": principal.scopes.grants(Scope::WebhooksRead).then_some(&webhook.url),
             "enabled": webhook.enabled,
             "disabled_reason": webhook.disabled_reason,
             "failing_since": webhook.failing_since,

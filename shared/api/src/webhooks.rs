@@ -13,9 +13,10 @@
 //! secrets it replaces valid for a grace period (24 h unless the request says otherwise), so a
 //! source can switch without losing events; a grace of 0 revokes them at once.
 //!
-//! Scopes: `webhooks:read` for reads, `webhooks:admin` for writes, and `connectors:admin` or
-//! `webhooks:admin` for rotation (rotating an inbound connector's secret is connector
-//! administration too; `docs/api-contract.md`, "Scopes").
+//! Scopes: `webhooks:read` for reads, `webhooks:admin` for writes and rotation; an inbound
+//! registration's secret may also be rotated with `connectors:admin` (it is the connector's
+//! secret), an outbound endpoint's never: that would hand a connectors key a customer's
+//! signing secret (`docs/api-contract.md`, "Scopes").
 
 use crate::fields::{optional_bool, optional_string, optional_string_list, reject_unknown, required_string};
 use crate::secrets::{new_signing_secret, seal_signing_secret, secret_box};
@@ -60,6 +61,10 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/webhooks/{id}/rotate", post(rotate))
         .merge(crate::deliveries::routes())
 }
+
+/// Replaced secrets that still verify during their grace, at most: a source switching secrets
+/// needs one or two; every stored one costs each verification an HMAC.
+pub const MAX_PREVIOUS_SECRETS: usize = 3;
 
 /// The path whose registration means "enable inbound delivery for this connector".
 pub const INBOUND_PATH_PREFIX: &str = "/v1/webhooks/inbound/";
@@ -414,6 +419,9 @@ async fn rotate(
     let sealer = secret_box(&state.settings)?;
     let stored = state.store.webhook(workspace, &id).await?.ok_or_else(|| ApiError::not_found("webhook"))?;
     let mut webhook = stored.value;
+    if webhook.direction == WebhookDirection::Outbound {
+        principal.require(Scope::WebhooksAdmin)?;
+    }
 
     let now_at = time::OffsetDateTime::now_utc();
     let now = format_rfc3339(now_at);
@@ -429,6 +437,8 @@ async fn rotate(
         previous.push(secret);
     }
     previous.retain(|secret| secret.is_valid_at(&now));
+    // Newest first: rotating again and again within a grace keeps only the latest few.
+    previous.truncate(MAX_PREVIOUS_SECRETS);
 
     let secret = new_signing_secret();
     webhook.signing_secret = seal_signing_secret(sealer, workspace, &id, &secret, &now);

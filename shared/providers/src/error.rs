@@ -35,6 +35,10 @@ pub enum VerifyError {
     MissingSignedField(&'static str, &'static str),
     #[error("signing certificate is unusable: {0}")]
     BadCertificate(String),
+    /// SNS stops retrying an HTTP/S delivery after at most an hour, so an older message (or one
+    /// from the future) is a replay, not a delivery.
+    #[error("SNS Timestamp {timestamp:?} is outside the window in which SNS delivers ({max_age_secs} s old at most, {max_ahead_secs} s ahead)")]
+    SnsMessageOutOfWindow { timestamp: String, max_age_secs: i64, max_ahead_secs: i64 },
 }
 
 /// Why a body could not be read. Callers answer 422 (400 for [`ParseError::InvalidJson`]) and

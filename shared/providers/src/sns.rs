@@ -209,6 +209,31 @@ fn rsa_public_key_der(cert_pem: &[u8]) -> Result<Vec<u8>, VerifyError> {
         .ok_or_else(|| bad("public key is not a whole number of bytes".into()))
 }
 
+/// The oldest SNS message accepted: SNS's delivery policies cannot retry an HTTP/S endpoint for
+/// longer than 3,600 s (a hard limit), plus 300 s of clock skew.
+pub const MAX_SNS_MESSAGE_AGE_SECS: i64 = 3_600 + 300;
+/// How far ahead of our clock a message's `Timestamp` may be (clock skew).
+pub const MAX_SNS_MESSAGE_AHEAD_SECS: i64 = 300;
+
+/// Refuses a message whose signed `Timestamp` SNS could not be delivering now: a captured
+/// message replayed later (an old OK resolving a firing alarm) is refused whatever its
+/// signature. Call after [`verify_sns_message`], so the time is one SNS signed.
+pub fn check_sns_freshness(message: &SnsMessage, now_unix_seconds: i64) -> Result<(), VerifyError> {
+    let out_of_window = || VerifyError::SnsMessageOutOfWindow {
+        timestamp: message.timestamp.chars().take(64).collect(),
+        max_age_secs: MAX_SNS_MESSAGE_AGE_SECS,
+        max_ahead_secs: MAX_SNS_MESSAGE_AHEAD_SECS,
+    };
+    let sent = time::OffsetDateTime::parse(message.timestamp.trim(), &time::format_description::well_known::Rfc3339)
+        .map_err(|_| out_of_window())?
+        .unix_timestamp();
+    let age = now_unix_seconds - sent;
+    if !(-MAX_SNS_MESSAGE_AHEAD_SECS..=MAX_SNS_MESSAGE_AGE_SECS).contains(&age) {
+        return Err(out_of_window());
+    }
+    Ok(())
+}
+
 /// Verifies `message` against the signing certificate fetched from its `SigningCertURL`.
 /// Checks the URL first, so a certificate fetched from anywhere else is refused even when the
 /// signature matches it.
@@ -232,6 +257,27 @@ pub fn verify_sns_message(message: &SnsMessage, cert_pem: &[u8]) -> Result<(), V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_messages_sns_could_still_be_delivering_are_fresh() {
+        let mut message = parse_sns_message(
+            br#"{"Type":"Notification","MessageId":"m","TopicArn":"arn:aws:sns:eu-west-1:1:t","Message":"{}",
+                "Timestamp":"2026-01-01T00:00:00.000Z","SignatureVersion":"1","Signature":"x",
+                "SigningCertURL":"https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-a.pem"}"#,
+        )
+        .unwrap();
+        let sent = 1_767_225_600; // 2026-01-01T00:00:00Z
+        assert!(check_sns_freshness(&message, sent).is_ok());
+        assert!(check_sns_freshness(&message, sent + MAX_SNS_MESSAGE_AGE_SECS).is_ok(), "SNS's last retry");
+        assert!(matches!(
+            check_sns_freshness(&message, sent + MAX_SNS_MESSAGE_AGE_SECS + 1),
+            Err(VerifyError::SnsMessageOutOfWindow { .. })
+        ));
+        assert!(check_sns_freshness(&message, sent - MAX_SNS_MESSAGE_AHEAD_SECS).is_ok());
+        assert!(check_sns_freshness(&message, sent - MAX_SNS_MESSAGE_AHEAD_SECS - 1).is_err(), "from the future");
+        message.timestamp = "yesterday".into();
+        assert!(check_sns_freshness(&message, sent).is_err(), "an unreadable time is not fresh");
+    }
 
     #[test]
     fn cert_urls_must_be_sns_https_pem() {

@@ -7,7 +7,9 @@
 //!    otherwise, nothing fetched); the certificate comes from [`super::sns`];
 //! 3. the RSA signature over the documented string-to-sign (401 on any mismatch, so a tampered
 //!    field is refused); the `x-amz-sns-message-id` / `x-amz-sns-topic-arn` headers, when sent,
-//!    must agree with the signed values;
+//!    must agree with the signed values; the signed `Timestamp` must be one SNS could still be
+//!    delivering (at most 3,900 s old: SNS retries an HTTP/S endpoint for an hour at most), so
+//!    a captured message replayed later is refused (401);
 //! 4. the topic must be in `config.topic_arns` of an enabled `cloudwatch` connector of the
 //!    workspace in the path: 403 `topic_not_allowed` otherwise. The message is authentic but not
 //!    this workspace's, which is an authorization failure, not an authentication one; and no
@@ -35,9 +37,11 @@ use causeloop_domain::ids::SyncId;
 use causeloop_domain::time_fmt::parse_unix_millis;
 use causeloop_domain::{ConnectorId, IssueId, WorkspaceId};
 use causeloop_http::ApiError;
-use causeloop_providers::sns::{parse_sns_message, verify_sns_message, SnsMessage, SnsMessageType};
+use causeloop_providers::sns::{
+    check_sns_freshness, parse_sns_message, verify_sns_message, SnsMessage, SnsMessageType,
+};
 use causeloop_providers::{parse_cloudwatch_alarm, AlertState, CloudWatch};
-use causeloop_storage::clock::{now_millis, now_rfc3339};
+use causeloop_storage::clock::{now_millis, now_rfc3339, unix_now};
 use causeloop_storage::connectors::{Connector, SyncRecord};
 use causeloop_storage::StoreError;
 use serde_json::{json, Value};
@@ -94,6 +98,7 @@ pub(super) async fn receive(
             }
         })?;
     verify_sns_message(&message, &certificate).map_err(unauthenticated)?;
+    check_sns_freshness(&message, unix_now()).map_err(unauthenticated)?;
     if !header_agrees(headers, "x-amz-sns-message-id", &message.message_id)
         || !header_agrees(headers, "x-amz-sns-topic-arn", &message.topic_arn)
     {

@@ -15,17 +15,18 @@
 //! 4. The patterns the batch counts into are read in one batched read (record, alias, and
 //!    whether each Issue is already a member), the domain rules run in message order (emitting
 //!    `pattern.detected` for a pattern's first Issue and `pattern.recurring` when a pattern gains
-//!    an Issue after all its earlier ones were resolved), and everything the batch changes —
-//!    pattern records with their new member items, `pattern_id` on each Issue, the ingest jobs'
-//!    clustered markers — commits in one transaction conditioned on what was read. A lost race
-//!    re-reads and decides again.
+//!    an Issue after all its earlier ones were resolved), and the batch commits in three round
+//!    trips: pattern records with their new member items (one transaction), `pattern_id` on each
+//!    Issue (conditional writes, sent together), the ingest jobs' clustered markers. Every write
+//!    is conditioned on what was read; a lost race re-reads and decides again.
 //!
 //! 5. Insights (`workers::insights::apply`), once the batch is committed: each clustered Issue's
 //!    new history is counted and its prediction and triage stored. If it fails, the batch's
 //!    messages fail and are retried (everything above is idempotent).
 //!
-//! A batch of ten Issues of a known pattern costs five round trips (tests/tests/costs.rs), plus
-//! the Insights step's (tests/tests/insights.rs).
+//! A batch of ten new Issues of a known pattern costs six sequential round trips
+//! (tests/tests/costs.rs), where it was about seventy, plus the Insights step's three
+//! (tests/tests/insights.rs).
 //!
 //! Every step can be repeated: a redelivered message finds the Issue already counted and changes
 //! nothing twice; event ids derive from their cause, so a re-emitted event is the same event.
@@ -45,8 +46,10 @@ use causeloop_patterns::Engine;
 use causeloop_storage::clock::now_rfc3339;
 use causeloop_storage::engine_state::StateVersion;
 use causeloop_storage::repo::Versioned;
+use causeloop_storage::table::transaction_chunks;
 use causeloop_storage::update::{update_with_retries, UPDATE_ATTEMPTS};
 use causeloop_storage::{pack_transactions, Store, StoreError, Write};
+use futures_util::future::join_all;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
@@ -60,10 +63,10 @@ pub const PATTERNS_PER_WORKSPACE: usize = 2_000;
 /// counters and recency (the eviction order), and each save rewrites the whole state, so they
 /// are saved rarely.
 pub const SAVE_AFTER_UNSAVED_HITS: u32 = 1_000;
-/// Messages of one workspace committed together: each adds at most five writes (its pattern
-/// record, the alias check of a new record, a member item, `pattern_id` on the Issue, its job's
-/// marker), so a commit fits one transaction, and its reads one batched read.
-pub const MESSAGES_PER_COMMIT: usize = causeloop_storage::table::MAX_TRANSACTION_WRITES / 5;
+/// Messages of one workspace committed together: each adds at most three writes to the counting
+/// transaction (its pattern record, the alias check of a new record, a member item), so a
+/// commit's counts fit one transaction, and its reads one batched read.
+pub const MESSAGES_PER_COMMIT: usize = causeloop_storage::table::MAX_TRANSACTION_WRITES / 3;
 /// Engines kept in one container's cache.
 const CACHED_WORKSPACES: usize = 32;
 
@@ -440,11 +443,17 @@ fn pattern_event(
     )
 }
 
-/// Counts a batch's Issues into their patterns and commits it whole: the pattern records with
-/// their new member items, `pattern_id` on each newly clustered Issue, and the ingest jobs'
-/// clustered markers, in one transaction (each message adds at most five writes). Every write is
-/// conditioned on what was read, so a lost race (an ingest updating one of the Issues, another
-/// worker counting into one of the patterns) re-reads and decides again.
+/// Counts a batch's Issues into their patterns and commits it in three steps, each one round
+/// trip: the pattern records with their new member items (one transaction), then `pattern_id`
+/// on each newly clustered Issue (conditional writes, concurrently), then the ingest jobs'
+/// clustered markers (one transaction). Every write is conditioned on what was read, so a lost
+/// race (an ingest updating one of the Issues, another worker counting into one of the
+/// patterns) re-reads and decides again; a crash between the steps leaves counts that the
+/// retry finds already made.
+///
+/// The Issues stay out of the counting transaction on purpose: an Issue changes with every
+/// occurrence, so a transaction holding it would fail (and be redone whole) whenever an ingest
+/// raced the worker, while a lone conditional write only redoes itself.
 async fn record_batch(
     state: &AppState,
     workspace: &WorkspaceId,
@@ -468,7 +477,12 @@ async fn record_batch(
             // Emitted before the counts are committed: if the commit is lost, the retry emits
             // the same event ids again, which the deliver worker delivers once.
             emit(state.queue.as_ref(), plan.events).await?;
-            for transaction in pack_transactions(plan.writes) {
+            for transaction in pack_transactions(plan.memberships) {
+                store.table().transact(transaction).await?;
+            }
+            let written = join_all(plan.issue_writes.into_iter().map(|write| store.table().write(write))).await;
+            written.into_iter().collect::<Result<Vec<()>, StoreError>>()?;
+            for transaction in transaction_chunks(plan.markers) {
                 store.table().transact(transaction).await?;
             }
             Ok(plan.clustered)
@@ -477,11 +491,13 @@ async fn record_batch(
     .await
 }
 
-/// What a batch changes: the events it announces and its writes, grouped so that a pattern
-/// record and its new members commit together.
+/// What a batch changes: the events it announces, the pattern records each with its new
+/// members (a group that commits together), `pattern_id` on Issues, and job markers.
 struct BatchPlan {
     events: Vec<EventEnvelope>,
-    writes: Vec<Vec<Write>>,
+    memberships: Vec<Vec<Write>>,
+    issue_writes: Vec<Write>,
+    markers: Vec<Write>,
     /// Each Issue counted (or found counted) into its live pattern, for Insights.
     clustered: Vec<InsightEvent>,
 }
@@ -603,7 +619,7 @@ async fn plan_batch(
     let mut clustered = Vec::new();
     for (((_, request), issue), target) in requests.iter().zip(issues).zip(&targets) {
         if let Some(job) = &request.job_id {
-            markers.push(vec![Store::clustered_write(workspace, job, &request.issue_id)]);
+            markers.push(Store::clustered_write(workspace, job, &request.issue_id));
         }
         let (Some(issue), Some((pattern, _))) = (issue, target) else { continue };
         let Some(&at) = plan_of.get(pattern) else { continue };
@@ -641,15 +657,13 @@ async fn plan_batch(
         if issue.value.pattern_id.is_none() {
             let mut clustered = issue.value.clone();
             clustered.pattern_id = Some(plan.record.id.to_string());
-            issue_writes.push(vec![Store::issue_write(&clustered, Some(issue.version)).0]);
+            issue_writes.push(Store::issue_write(&clustered, Some(issue.version)).0);
         }
     }
-    let mut writes: Vec<Vec<Write>> = plans
+    let memberships = plans
         .iter()
         .filter(|plan| plan.changed)
         .map(|plan| Store::pattern_writes(&plan.record, plan.read, &plan.new_members))
         .collect();
-    writes.extend(issue_writes);
-    writes.extend(markers);
-    Ok(BatchPlan { events, writes, clustered })
+    Ok(BatchPlan { events, memberships, issue_writes, markers, clustered })
 }
