@@ -492,6 +492,34 @@ async fn a_retry_waits_in_the_queue_not_in_the_worker(app: TestApp) {
 }
 both_backends!(queued_retry, a_retry_waits_in_the_queue_not_in_the_worker);
 
+/// One event, one delivery per endpoint, however often and whenever it is emitted: a client
+/// retrying a request whose answer was lost emits the event again, later, with the same id.
+async fn an_event_emitted_twice_is_delivered_once(app: TestApp) {
+    let receiver = Receiver::start().await;
+    let endpoint = register(&app, &receiver.url, &["issue.ingested"], json!({})).await;
+    let worker = app.deliver_worker(true);
+    let emitted = |at: &str| {
+        let event = envelope(EventType::IssueIngested, &app.owner.workspace_id, "retried-request", None, json!({}), at);
+        WorkMessage {
+            id: format!("event-{at}"),
+            body: serde_json::to_string(&event).unwrap(),
+            receive_count: 1,
+            receipt: String::new(),
+        }
+    };
+    assert_eq!(worker.handle(&emitted("2026-12-01T10:00:00.000Z")).await, Disposition::Done);
+    let tasks = app.delivery_messages().await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(worker.handle(&tasks[0]).await, Disposition::Done);
+    // Emitted again five minutes later: the same event id, a new emission time.
+    assert_eq!(worker.handle(&emitted("2026-12-01T10:05:00.000Z")).await, Disposition::Done);
+    assert!(app.delivery_messages().await.is_empty(), "no second task for a delivered event");
+    assert_eq!(receiver.requests().len(), 1);
+    let page = deliveries(&app, &endpoint, "").await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 1, "{page}");
+}
+both_backends!(one_event_one_delivery, an_event_emitted_twice_is_delivered_once);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_copies_of_one_task_post_once() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();

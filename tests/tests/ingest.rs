@@ -105,6 +105,55 @@ async fn send_raw(app: &TestApp, path: &str, content_type: Option<&str>, body: V
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Sends `head` (request line and headers) and then `body` chunks over a raw socket, ignoring a
+/// server that stops reading, and returns the status and the JSON of the answer.
+async fn raw_exchange(app: &TestApp, head: String, body: Vec<Vec<u8>>) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://").to_string();
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    socket.write_all(head.as_bytes()).await.unwrap();
+    for chunk in body {
+        if socket.write_all(&chunk).await.is_err() {
+            break;
+        }
+    }
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = text.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let json = text.split_once("\r\n\r\n").and_then(|(_, body)| {
+        let start = body.find('{')?;
+        serde_json::from_str(&body[start..=body.rfind('}')?]).ok()
+    });
+    (status, json.unwrap_or(Value::Null))
+}
+
+/// The body limit holds before a byte of the body is read: a declared length over it is refused
+/// from the headers alone (the body is never sent here), and a body sent without a length is cut
+/// off once it passes the limit. Both answer the API's 413 naming the limit.
+async fn oversized_bodies_are_refused_before_reading(app: TestApp) {
+    let key = &app.owner.key;
+    let declared = format!(
+        "POST /v1/ingest/batch HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {key}\r\n\
+         content-type: application/json\r\ncontent-length: 20000000\r\nconnection: close\r\n\r\n"
+    );
+    let (status, answer) = raw_exchange(&app, declared, Vec::new()).await;
+    assert_eq!((status, answer["error"].as_str()), (413, Some("body_too_large")), "{answer}");
+    assert_eq!(answer["limit_bytes"], 6_000_000);
+
+    let chunked = format!(
+        "POST /v1/ingest/batch HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {key}\r\n\
+         content-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+    );
+    let megabyte = [format!("{:x}\r\n", 1 << 20).into_bytes(), vec![b' '; 1 << 20], b"\r\n".to_vec()].concat();
+    let mut chunks = vec![megabyte; 7];
+    chunks.push(b"0\r\n\r\n".to_vec());
+    let (status, answer) = raw_exchange(&app, chunked, chunks).await;
+    assert_eq!((status, answer["error"].as_str()), (413, Some("body_too_large")), "{answer}");
+    assert_eq!(issue_count(&app).await, 0);
+}
+both_backends!(oversized_bodies_are_refused_before_they_are_read, oversized_bodies_are_refused_before_reading);
+
 async fn bad_input_stores_nothing(app: TestApp) {
     let json_type = Some("application/json");
     let ok = |extra: Value| {

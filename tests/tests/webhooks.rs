@@ -254,6 +254,36 @@ async fn connectors_admin_cannot_rotate_outbound_secrets(app: TestApp) {
 }
 both_backends!(connectors_admin_rotates_inbound_secrets_only, connectors_admin_cannot_rotate_outbound_secrets);
 
+/// A workspace's connectors and outbound endpoints are bounded (each event fans out to every
+/// endpoint; alert routing reads every connector): past the limit, 409 naming it, nothing stored.
+async fn connectors_and_endpoints_per_workspace_are_capped(app: TestApp) {
+    use causeloop_domain::limits::{MAX_CONNECTORS_PER_WORKSPACE, MAX_OUTBOUND_ENDPOINTS_PER_WORKSPACE};
+    let key = &app.owner.key;
+    for n in 0..MAX_OUTBOUND_ENDPOINTS_PER_WORKSPACE {
+        let url = format!("{PUBLIC_TARGET}/{n}");
+        let (status, body) =
+            app.post("/v1/webhooks", key, &json!({"url": url, "event_types": ["issue.ingested"]})).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, refused) =
+        app.post("/v1/webhooks", key, &json!({"url": PUBLIC_TARGET, "event_types": ["issue.ingested"]})).await;
+    assert_eq!((status, refused["error"].as_str()), (409, Some("too_many_endpoints")), "{refused}");
+    assert_eq!(refused["limit"], MAX_OUTBOUND_ENDPOINTS_PER_WORKSPACE);
+
+    for n in 0..MAX_CONNECTORS_PER_WORKSPACE {
+        app.create_custom_connector(key, &format!("Monitor {n}")).await;
+    }
+    let (status, refused) = app
+        .post("/v1/connectors", key, &json!({"type": "custom_api", "display_name": "one too many", "credentials": {}}))
+        .await;
+    assert_eq!((status, refused["error"].as_str()), (409, Some("too_many_connectors")), "{refused}");
+    // Inbound registrations are one per connector and do not count as endpoints.
+    let (_, listed) = app.get("/v1/connectors?limit=200", key).await;
+    let first = listed["data"][0]["id"].as_str().unwrap().to_string();
+    app.enable_inbound(key, &first).await;
+}
+both_backends!(connectors_and_endpoints_are_capped_per_workspace, connectors_and_endpoints_per_workspace_are_capped);
+
 async fn other_workspaces_see_404_on_every_webhook_route(app: TestApp) {
     let key = &app.owner.key;
     let (_, outbound) =

@@ -24,6 +24,7 @@ use causeloop_domain::catalog::{
     check_type_rules, connector_type, validate_config, validate_credentials, ConnectorType, CATALOG,
 };
 use causeloop_domain::delivery::DeliveryStatus;
+use causeloop_domain::limits::MAX_CONNECTORS_PER_WORKSPACE;
 use causeloop_domain::{ConnectorId, DeliveryId, FieldError, Scope, SyncId, WorkspaceId};
 use causeloop_http::body::json_object;
 use causeloop_http::pagination::{page_body, page_cursor, page_limit};
@@ -156,6 +157,16 @@ async fn create(
             ),
         )
         .with("field", "type"));
+    }
+
+    // Checked before writing: two racing creates can pass it together, by one each.
+    if state.store.all_connectors(workspace).await?.len() >= MAX_CONNECTORS_PER_WORKSPACE {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "too_many_connectors",
+            format!("a workspace holds at most {MAX_CONNECTORS_PER_WORKSPACE} connectors; delete one first"),
+        )
+        .with("limit", MAX_CONNECTORS_PER_WORKSPACE));
     }
 
     let now = now_rfc3339();

@@ -28,6 +28,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use causeloop_domain::events::EventType;
+use causeloop_domain::limits::MAX_OUTBOUND_ENDPOINTS_PER_WORKSPACE;
 use causeloop_domain::time_fmt::{format_rfc3339, parse_rfc3339};
 use causeloop_domain::url_guard::{check_outbound_url, check_resolved_address, UrlRefusal};
 use causeloop_domain::{ConnectorId, FieldError, Scope, WebhookId};
@@ -181,6 +182,26 @@ async fn register(
     let description = optional_string(&body, "description", MAX_DESCRIPTION_CHARS)?;
     let enabled = optional_bool(&body, "enabled")?.unwrap_or(true);
     let sealer = secret_box(&state.settings)?;
+    if inbound_connector_in(&url).is_none() {
+        // Checked before writing: two racing registrations can pass it together, by one each.
+        let outbound = state
+            .store
+            .all_webhooks(workspace)
+            .await?
+            .iter()
+            .filter(|webhook| webhook.direction == WebhookDirection::Outbound)
+            .count();
+        if outbound >= MAX_OUTBOUND_ENDPOINTS_PER_WORKSPACE {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "too_many_endpoints",
+                format!(
+                    "a workspace registers at most {MAX_OUTBOUND_ENDPOINTS_PER_WORKSPACE} outbound endpoints; delete one first"
+                ),
+            )
+            .with("limit", MAX_OUTBOUND_ENDPOINTS_PER_WORKSPACE));
+        }
+    }
 
     let now = now_rfc3339();
     let id = WebhookId::random(now_millis(), rand::random());

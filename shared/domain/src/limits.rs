@@ -20,3 +20,8 @@ pub const MAX_RESOLUTION_TEXT_CHARS: usize = 4_000;
 /// How far past the server's clock a reported `resolved_at` may lie (client clock skew); beyond
 /// it the time is refused as "in the future".
 pub const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+/// Connectors a workspace may hold; bounds every read of "all the workspace's connectors"
+/// (alert routing reads them consistently on each provider webhook).
+pub const MAX_CONNECTORS_PER_WORKSPACE: usize = 100;
+/// Outbound endpoints a workspace may register; bounds each event's fan-out.
+pub const MAX_OUTBOUND_ENDPOINTS_PER_WORKSPACE: usize = 50;

@@ -25,7 +25,8 @@ pub fn app<S: Clone + Send + Sync + 'static>(routes: Router<S>, state: S) -> Rou
         .route("/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::extract::DefaultBodyLimit::max(body::MAX_REQUEST_BODY_BYTES))
+        .layer(axum::middleware::from_fn(body::refuse_oversized_bodies))
         .layer(axum::middleware::from_fn(request_log::log_request))
         .with_state(state)
 }

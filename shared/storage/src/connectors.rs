@@ -138,10 +138,6 @@ pub(crate) fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> 
 
 fn connector_item(connector: &Connector, version: u64) -> Item {
     Item::new(workspace_pk(connector.workspace_id.as_str()), connector_sk(connector.id.as_str()), encode(connector))
-        .with_gsi1(
-            connectors_by_type_index_pk(connector.workspace_id.as_str(), &connector.connector_type),
-            connector.id.as_str(),
-        )
         .with_version(version)
 }
 
@@ -304,13 +300,18 @@ impl Store {
         .await
     }
 
-    /// Every connector of one type in the workspace, enabled or not, oldest first.
+    /// Every connector of one type in the workspace, enabled or not, oldest first. Read
+    /// consistently from the workspace's partition (a workspace holds a bounded number of
+    /// connectors), not from the by-type index: an allow-list or a provider secret saved a moment
+    /// ago must already count, as when SNS confirms a subscription right after it is made.
     pub async fn connectors_of_type(
         &self,
         ws: &WorkspaceId,
         connector_type: &str,
     ) -> Result<Vec<Connector>, StoreError> {
-        self.all_of(Query::new(Index::Gsi1, connectors_by_type_index_pk(ws.as_str(), connector_type))).await
+        let mut connectors = self.all_connectors(ws).await?;
+        connectors.retain(|connector| connector.connector_type == connector_type);
+        Ok(connectors)
     }
 
     /// Resolves a bare connector id (the inbound URL names no workspace) to the connector and its

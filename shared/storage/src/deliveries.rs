@@ -3,7 +3,7 @@
 
 use crate::connectors::encode;
 use crate::repo::{Store, Versioned};
-use crate::schema::deliveries_pk;
+use crate::schema::{delivered_events_pk, deliveries_pk};
 use crate::table::{Condition, Cursor, Item, Query, SkRange, StoreError, Write};
 use causeloop_domain::delivery::{Delivery, DeliveryStatus, DELIVERY_RETENTION_SECONDS};
 use causeloop_domain::{DeliveryId, WebhookId, WorkspaceId};
@@ -19,16 +19,47 @@ fn delivery_item(delivery: &Delivery, version: u64) -> Item {
     .with_version(version)
 }
 
+/// Which delivery carries an event to an endpoint: one per (event, endpoint), whenever and
+/// however often the event is emitted.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DeliveredEvent {
+    delivery_id: DeliveryId,
+}
+
 impl Store {
-    /// Creates a delivery unless one with its id exists. Returns the stored record either way,
-    /// so that a fan-out retried after a crash carries on with what the first run wrote.
+    /// Creates the delivery of its event to its endpoint unless that event already has one
+    /// there. Returns the stored record either way, so that a fan-out retried after a crash, or
+    /// an event emitted again later (a client retrying a request whose answer was lost), carries
+    /// on with the first delivery and its `webhook-id` instead of sending the event twice.
     pub async fn create_delivery(&self, delivery: &Delivery) -> Result<(Versioned<Delivery>, bool), StoreError> {
-        match self.table().write(Write::Put { item: delivery_item(delivery, 1), condition: Condition::NotExists }).await
-        {
+        let (ws, webhook) = (delivery.workspace_id.as_str(), delivery.webhook_id.as_str());
+        let marker = Item::new(
+            delivered_events_pk(ws, webhook),
+            delivery.event_id.as_str(),
+            encode(&DeliveredEvent { delivery_id: delivery.id.clone() }),
+        )
+        .expiring_at((delivery.created_at_ms / 1000) as i64 + DELIVERY_RETENTION_SECONDS);
+        let created = self
+            .table()
+            .transact(vec![
+                Write::Put { item: delivery_item(delivery, 1), condition: Condition::NotExists },
+                Write::Put { item: marker, condition: Condition::NotExists },
+            ])
+            .await;
+        match created {
             Ok(()) => Ok((Versioned { value: delivery.clone(), version: 1 }, true)),
             Err(StoreError::ConditionFailed) => {
+                let first =
+                    match self.table().get(&delivered_events_pk(ws, webhook), delivery.event_id.as_str()).await? {
+                        Some(item) => {
+                            serde_json::from_str::<DeliveredEvent>(&item.data)
+                                .map_err(|err| StoreError::Corrupt(format!("delivered-event marker: {err}")))?
+                                .delivery_id
+                        }
+                        None => delivery.id.clone(),
+                    };
                 let existing = self
-                    .delivery(&delivery.workspace_id, &delivery.webhook_id, &delivery.id)
+                    .delivery(&delivery.workspace_id, &delivery.webhook_id, &first)
                     .await?
                     .ok_or_else(|| StoreError::Backend("delivery vanished after a failed create".into()))?;
                 Ok((existing, false))

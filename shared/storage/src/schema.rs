@@ -10,11 +10,12 @@
 //! | issue | `WS#<ws>` | `ISS#<issue_id>` | `WS#<ws>#ISSUES` | `<last_seen>#<issue_id>` |
 //! | ingest job | `WS#<ws>` | `JOB#<job_id>` | | |
 //! | job's clustered marker | `WS#<ws>#JOB#<job_id>` | `CL#<issue_id>` | | |
-//! | connector | `WS#<ws>` | `CON#<con_id>` | `WS#<ws>#CONTYPE#<type>` | `<con_id>` |
+//! | connector | `WS#<ws>` | `CON#<con_id>` | | |
 //! | connector id → workspace | `CONID#<con_id>` | `CON` | | |
 //! | connector sync record | `WS#<ws>#SYNCS#<con_id>` | `<syn_id>` (time-ordered) | | |
 //! | webhook registration | `WS#<ws>` | `WHK#<whk_id>` | | |
 //! | outbound delivery | `WS#<ws>#WHK#<whk_id>#DLV` | `<dlv_id>` (time-ordered) | | |
+//! | event → its delivery to an endpoint | `WS#<ws>#WHK#<whk_id>#EVT` | `<evt_id>` | | |
 //! | engine state head | `WS#<ws>` | `ENGINE` | | |
 //! | engine state chunk | `WS#<ws>#ENGINE` | `<version:020>#<digest>#<index:04>` | | |
 //! | pattern | `WS#<ws>` | `PAT#<pat_id>` | `WS#<ws>#PATTERNS` | `<last_seen>#<pat_id>` |
@@ -69,9 +70,6 @@ pub const CONNECTOR_SK_PREFIX: &str = "CON#";
 pub fn connector_sk(connector_id: &str) -> String {
     format!("{CONNECTOR_SK_PREFIX}{connector_id}")
 }
-pub fn connectors_by_type_index_pk(workspace: &str, connector_type: &str) -> String {
-    format!("WS#{workspace}#CONTYPE#{connector_type}")
-}
 /// The one item that maps a bare connector id to its workspace, for the inbound receiver whose
 /// URL names only the connector.
 pub fn connector_id_pk(connector_id: &str) -> String {
@@ -89,6 +87,10 @@ pub fn webhook_sk(webhook_id: &str) -> String {
 
 pub fn deliveries_pk(workspace: &str, webhook_id: &str) -> String {
     format!("WS#{workspace}#WHK#{webhook_id}#DLV")
+}
+
+pub fn delivered_events_pk(workspace: &str, webhook_id: &str) -> String {
+    format!("WS#{workspace}#WHK#{webhook_id}#EVT")
 }
 
 pub const ENGINE_STATE_SK: &str = "ENGINE";

@@ -170,12 +170,7 @@ fn parse_error(error: ParseError) -> ApiError {
 }
 
 fn body_too_large(len: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        format!("the body is {len} bytes; the limit for this route is {MAX_SINGLE_BODY_BYTES} bytes"),
-    )
-    .with("limit_bytes", MAX_SINGLE_BODY_BYTES)
+    causeloop_http::body::body_too_large(len, MAX_SINGLE_BODY_BYTES)
 }
 
 fn provider_headers(headers: &HeaderMap) -> Headers {
