@@ -37,7 +37,11 @@ mod issues {
         let (status, body) = replay_http(Function::Issues, state.clone(), &key.key, "issues/list-issues.json").await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["data"], serde_json::json!([]));
-        for sample in ["issues/get-issue.json", "issues/patch-issue.json"] {
+        let (status, body) =
+            replay_http(Function::Issues, state.clone(), &key.key, "issues/get-predictions.json").await;
+        assert_eq!((status, body["horizon_days"].as_i64()), (200, Some(30)), "{body}");
+        assert_eq!(body["data"], serde_json::json!([]));
+        for sample in ["issues/get-issue.json", "issues/patch-issue.json", "issues/get-recommendations.json"] {
             let (status, body) = replay_http(Function::Issues, state.clone(), &key.key, sample).await;
             assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "{sample}: {body}");
         }

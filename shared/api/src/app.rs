@@ -7,7 +7,7 @@ use crate::outbound::OutboundClient;
 use crate::state::AppState;
 use crate::workers::deliver::DeliverWorker;
 use crate::workers::{self, cluster};
-use crate::{alerts, connectors, console, inbound, ingest, issues, keys, patterns, webhooks};
+use crate::{alerts, connectors, console, inbound, ingest, issues, keys, patterns, predictions, webhooks};
 use axum::Router;
 use causeloop_storage::QueueName;
 
@@ -26,10 +26,12 @@ pub enum Family {
     Keys,
     /// The web console's static assets (`/` and `/console/*`), no API behind them.
     Console,
+    /// Predictions and fix recommendations (`predictions.rs`).
+    Insights,
 }
 
 impl Family {
-    pub const ALL: [Family; 9] = [
+    pub const ALL: [Family; 10] = [
         Family::Ingest,
         Family::Issues,
         Family::Patterns,
@@ -39,6 +41,7 @@ impl Family {
         Family::Inbound,
         Family::Keys,
         Family::Console,
+        Family::Insights,
     ];
 
     pub const fn operations(self) -> &'static [(&'static str, &'static str)] {
@@ -52,6 +55,7 @@ impl Family {
             Family::Inbound => inbound::ROUTES,
             Family::Keys => keys::ROUTES,
             Family::Console => console::ROUTES,
+            Family::Insights => predictions::ROUTES,
         }
     }
 
@@ -114,6 +118,9 @@ impl Families {
         if self.contains(Family::Keys) {
             router = router.merge(keys::routes());
         }
+        if self.contains(Family::Insights) {
+            router = router.merge(predictions::routes());
+        }
         if self.contains(Family::Console) {
             router = router.merge(console::routes());
         }
@@ -166,7 +173,7 @@ impl Function {
     pub const fn role(self) -> Role {
         match self {
             Function::Ingest => Role::Http(Families::of(&[Family::Ingest])),
-            Function::Issues => Role::Http(Families::of(&[Family::Issues, Family::Patterns])),
+            Function::Issues => Role::Http(Families::of(&[Family::Issues, Family::Patterns, Family::Insights])),
             Function::Connectors => Role::Http(Families::of(&[Family::Connectors])),
             Function::Webhooks => Role::Http(Families::of(&[Family::Webhooks])),
             Function::Alerts => Role::Http(Families::of(&[Family::Alerts, Family::Inbound])),

@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use causeloop_domain::events::EventType;
 use causeloop_domain::ids::derived_body;
-use causeloop_domain::ingest::{normalize_record, NormalizedRecord};
+use causeloop_domain::ingest::{normalize_record_at, NormalizedRecord};
 use causeloop_domain::issue::{Applied, Issue};
 use causeloop_domain::limits::{MAX_BATCH_BODY_BYTES, MAX_BATCH_RECORDS, MAX_SINGLE_BODY_BYTES};
 use causeloop_domain::{IssueId, JobId, Scope, WorkspaceId};
@@ -124,8 +124,9 @@ async fn ingest_event(
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Scope::IngestWrite)?;
     let workspace = &principal.workspace_id;
-    let record = normalize_record(&Value::Object(json_object(&headers, &body, MAX_SINGLE_BODY_BYTES)?))
-        .map_err(ApiError::field)?;
+    let record =
+        normalize_record_at(&Value::Object(json_object(&headers, &body, MAX_SINGLE_BODY_BYTES)?), now_millis() as i64)
+            .map_err(ApiError::field)?;
     let ingest_event = match idempotency_key(&headers, workspace)? {
         Some(key) => format!("idem:{key}"),
         None => format!("evt:{:032x}", rand::random::<u128>()),
@@ -188,7 +189,7 @@ async fn ingest_batch(
     let mut accepted: Vec<(usize, NormalizedRecord)> = Vec::new();
     let mut rejected = Vec::new();
     for (index, value) in records.iter().enumerate() {
-        match normalize_record(value) {
+        match normalize_record_at(value, now_millis() as i64) {
             Ok(record) => accepted.push((index, record)),
             Err(error) => rejected.push(RejectedRecord {
                 index,
@@ -205,9 +206,10 @@ async fn ingest_batch(
     let record_issue_ids: Vec<IssueId> =
         accepted.iter().map(|(_, record)| IssueId::derive(&workspace, &record.source, &record.external_id)).collect();
 
-    let mut distinct: Vec<&IssueId> = record_issue_ids.iter().collect();
-    distinct.sort();
-    distinct.dedup();
+    // In record order, so that a backfill sent in time order is counted by Insights in time order.
+    let mut distinct: Vec<&IssueId> = Vec::with_capacity(record_issue_ids.len());
+    let mut seen = std::collections::HashSet::new();
+    distinct.extend(record_issue_ids.iter().filter(|id| seen.insert(*id)));
     let cluster_messages = distinct
         .into_iter()
         .map(|issue_id| {

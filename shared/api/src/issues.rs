@@ -11,21 +11,20 @@ use axum::routing::get;
 use axum::{Json, Router};
 use bytes::Bytes;
 use causeloop_domain::events::EventType;
+use causeloop_domain::ingest::check_not_future;
 use causeloop_domain::issue::Issue;
-use causeloop_domain::limits::MAX_SINGLE_BODY_BYTES;
+use causeloop_domain::limits::{MAX_RESOLUTION_TEXT_CHARS, MAX_SINGLE_BODY_BYTES};
 use causeloop_domain::time_fmt::{format_rfc3339, parse_rfc3339};
 use causeloop_domain::{FieldError, IssueId, IssueStatus, Scope, Severity};
 use causeloop_http::body::json_object;
 use causeloop_http::pagination::{page_body, page_cursor, page_limit};
 use causeloop_http::{ApiError, Principal};
-use causeloop_storage::clock::now_rfc3339;
+use causeloop_storage::clock::{now_millis, now_rfc3339};
 use causeloop_storage::repo::IssueFilter;
 use causeloop_storage::update::update_with_retries;
 use causeloop_storage::QueueName;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-
-const MAX_RESOLUTION_TEXT: usize = 4_000;
 
 /// Every route of the family, as (method, path); `openapi.yaml` is checked against these.
 pub const ROUTES: &[(&str, &str)] = &[("GET", "/v1/issues"), ("GET", "/v1/issues/{id}"), ("PATCH", "/v1/issues/{id}")];
@@ -85,12 +84,14 @@ async fn get_issue(
     Ok(Json(issue.value.to_api()))
 }
 
-/// The accepted PATCH body: `status` and/or `resolution: {fix, note}`. A resolution without a
-/// status resolves the Issue, since a fix is only recorded for a resolved Issue.
+/// The accepted PATCH body: `status`, `resolution: {fix, note}` and/or `resolved_at` (when the
+/// source resolved it; not in the future). A resolution or a resolution time without a status
+/// resolves the Issue, since a fix is only recorded for a resolved Issue.
 struct IssuePatch {
     status: Option<IssueStatus>,
     fix: Option<String>,
     note: Option<String>,
+    resolved_at: Option<String>,
     has_resolution: bool,
 }
 
@@ -98,20 +99,20 @@ fn resolution_text(resolution: &Map<String, Value>, name: &str) -> Result<Option
     let field = format!("resolution.{name}");
     match resolution.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.chars().count() > MAX_RESOLUTION_TEXT => {
-            Err(ApiError::field(FieldError::too_long(&field, MAX_RESOLUTION_TEXT, "characters")))
+        Some(Value::String(text)) if text.chars().count() > MAX_RESOLUTION_TEXT_CHARS => {
+            Err(ApiError::field(FieldError::too_long(&field, MAX_RESOLUTION_TEXT_CHARS, "characters")))
         }
         Some(Value::String(text)) => Ok(Some(text.trim().to_string()).filter(|t| !t.is_empty())),
         Some(_) => Err(ApiError::field(FieldError::wrong_type(&field, "a string"))),
     }
 }
 
-fn parse_patch(body: &Map<String, Value>) -> Result<IssuePatch, ApiError> {
-    if let Some(unknown) = body.keys().find(|key| !matches!(key.as_str(), "status" | "resolution")) {
+fn parse_patch(body: &Map<String, Value>, now_millis: i64) -> Result<IssuePatch, ApiError> {
+    if let Some(unknown) = body.keys().find(|key| !matches!(key.as_str(), "status" | "resolution" | "resolved_at")) {
         return Err(ApiError::field(FieldError::new(
             unknown.clone(),
             "unknown_field",
-            format!("`{unknown}` cannot be changed; send `status` and/or `resolution`"),
+            format!("`{unknown}` cannot be changed; send `status`, `resolution` and/or `resolved_at`"),
         )));
     }
     let status = match body.get("status") {
@@ -128,17 +129,33 @@ fn parse_patch(body: &Map<String, Value>) -> Result<IssuePatch, ApiError> {
         }
         Some(_) => return Err(ApiError::field(FieldError::wrong_type("resolution", "an object"))),
     };
-    if status.is_none() && !has_resolution {
-        return Err(ApiError::bad_request("empty_patch", "send `status` and/or `resolution`"));
+    let resolved_at = match body.get("resolved_at") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => {
+            let at = parse_rfc3339(text.trim()).map(format_rfc3339).ok_or_else(|| {
+                ApiError::field(FieldError::new(
+                    "resolved_at",
+                    "invalid_value",
+                    "`resolved_at` must be an RFC 3339 timestamp",
+                ))
+            })?;
+            check_not_future("resolved_at", &at, now_millis).map_err(ApiError::field)?;
+            Some(at)
+        }
+        Some(_) => return Err(ApiError::field(FieldError::wrong_type("resolved_at", "a string"))),
+    };
+    if status.is_none() && !has_resolution && resolved_at.is_none() {
+        return Err(ApiError::bad_request("empty_patch", "send `status`, `resolution` and/or `resolved_at`"));
     }
-    if status == Some(IssueStatus::Open) && has_resolution {
+    if status == Some(IssueStatus::Open) && (has_resolution || resolved_at.is_some()) {
+        let field = if has_resolution { "resolution" } else { "resolved_at" };
         return Err(ApiError::field(FieldError::new(
-            "resolution",
+            field,
             "invalid_value",
             "a resolution can only be recorded when resolving",
         )));
     }
-    Ok(IssuePatch { status, fix, note, has_resolution })
+    Ok(IssuePatch { status, fix, note, has_resolution: has_resolution || resolved_at.is_some(), resolved_at })
 }
 
 async fn patch_issue(
@@ -151,7 +168,7 @@ async fn patch_issue(
     principal.require(Scope::IssuesWrite)?;
     let workspace = &principal.workspace_id;
     let id = IssueId::parse(&id).ok_or_else(|| ApiError::not_found("issue"))?;
-    let patch = parse_patch(&json_object(&headers, &body, MAX_SINGLE_BODY_BYTES)?)?;
+    let patch = parse_patch(&json_object(&headers, &body, MAX_SINGLE_BODY_BYTES)?, now_millis() as i64)?;
     let now = now_rfc3339();
     let resolving = patch.status == Some(IssueStatus::Resolved) || (patch.status.is_none() && patch.has_resolution);
     let (store, id, patch, now) = (&state.store, &id, &patch, &now);
@@ -162,7 +179,7 @@ async fn patch_issue(
         let mut issue = stored.value;
         let was = issue.status;
         if resolving {
-            issue.resolve(patch.fix.clone(), patch.note.clone(), now);
+            issue.resolve(patch.fix.clone(), patch.note.clone(), patch.resolved_at.clone(), now);
         } else {
             issue.reopen(now);
         }
@@ -171,9 +188,11 @@ async fn patch_issue(
     })
     .await?;
     let (issue, was) = updated.ok_or_else(|| ApiError::not_found("issue"))?;
-    if was != issue.status && issue.pattern_id.is_some() {
-        // The cluster worker keeps each pattern's open members, which its recurrence rule reads;
-        // a status change goes through it like any other change.
+    if was != issue.status || resolving {
+        // The cluster worker keeps each pattern's open members, which its recurrence rule reads,
+        // and counts resolutions into Insights in the workspace's order: a status change or a
+        // resolution goes through it like any other change (also before the Issue is
+        // clustered: the worker then finds it resolved).
         let request = ClusterRequest { workspace_id: workspace.clone(), issue_id: issue.id.clone(), job_id: None };
         let cause = format!("status/{}@{}", issue.status.as_str(), issue.updated_at);
         state.queue.send_batch(QueueName::Cluster, vec![request.to_message(&cause)]).await?;

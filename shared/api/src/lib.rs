@@ -17,6 +17,7 @@ pub mod events;
 mod fields;
 pub mod inbound;
 pub mod ingest;
+pub mod insights_view;
 pub mod issues;
 pub mod keys;
 #[cfg(feature = "lambda")]
@@ -24,6 +25,7 @@ pub mod lambda;
 pub mod messages;
 pub mod outbound;
 pub mod patterns;
+pub mod predictions;
 pub mod provisioning;
 pub mod secrets;
 pub mod state;

@@ -4,6 +4,7 @@
 //! An id that was merged into another pattern answers as the surviving pattern, so an id a
 //! client stored earlier keeps working.
 
+use crate::insights_view::pattern_statistics;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
@@ -15,6 +16,7 @@ use causeloop_domain::time_fmt::{format_rfc3339, parse_rfc3339};
 use causeloop_domain::{IssueId, Scope, WorkspaceId};
 use causeloop_http::pagination::{page_body, page_cursor, page_limit};
 use causeloop_http::{ApiError, Principal};
+use causeloop_storage::clock::now_millis;
 use causeloop_storage::patterns::{PatternFilter, PatternSort};
 use causeloop_storage::Store;
 use serde_json::{json, Value};
@@ -102,6 +104,13 @@ async fn get_pattern(
     let record = live_pattern(&state.store, workspace, &id).await?;
     let mut view = record.to_api();
     view["sample_issues"] = json!(issues_by_id(&state.store, workspace, record.sample_issue_ids.clone()).await?);
+    view["recurrence"] = match state.store.pattern_insights(workspace, &record.id).await? {
+        Some(found) => {
+            let insights = state.store.workspace_insights(workspace).await?.map(|w| w.value).unwrap_or_default();
+            pattern_statistics(&insights, &found.value, now_millis() as i64)
+        }
+        None => Value::Null,
+    };
     Ok(Json(view))
 }
 

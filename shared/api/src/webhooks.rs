@@ -122,7 +122,7 @@ fn parse_event_types(types: Vec<String>) -> Result<Vec<String>, ApiError> {
                 "event_types",
                 "invalid_value",
                 format!(
-                    "`{name}` is not an event type (known: issue.ingested, issue.batch_ingested, issue.resolved, \
+                    "`{name}` is not an event type (known: issue.ingested, issue.batch_ingested, issue.resolved, issue.triaged, \
                      pattern.detected, pattern.recurring, connector.sync.completed, connector.sync.failed)"
                 ),
             )));

@@ -12,6 +12,8 @@ pub enum EventType {
     IssueBatchIngested,
     #[serde(rename = "issue.resolved")]
     IssueResolved,
+    #[serde(rename = "issue.triaged")]
+    IssueTriaged,
     #[serde(rename = "pattern.detected")]
     PatternDetected,
     #[serde(rename = "pattern.recurring")]
@@ -25,10 +27,11 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         EventType::IssueIngested,
         EventType::IssueBatchIngested,
         EventType::IssueResolved,
+        EventType::IssueTriaged,
         EventType::PatternDetected,
         EventType::PatternRecurring,
         EventType::ConnectorSyncCompleted,
@@ -42,6 +45,7 @@ impl EventType {
             EventType::IssueIngested => "issue.ingested",
             EventType::IssueBatchIngested => "issue.batch_ingested",
             EventType::IssueResolved => "issue.resolved",
+            EventType::IssueTriaged => "issue.triaged",
             EventType::PatternDetected => "pattern.detected",
             EventType::PatternRecurring => "pattern.recurring",
             EventType::ConnectorSyncCompleted => "connector.sync.completed",

@@ -8,7 +8,7 @@
 use crate::issue::IssueStatus;
 use crate::limits::*;
 use crate::severity::Severity;
-use crate::time_fmt::{format_rfc3339, parse_rfc3339};
+use crate::time_fmt::{format_rfc3339, parse_rfc3339, parse_unix_millis};
 use crate::validation::FieldError;
 use serde_json::{Map, Value};
 
@@ -27,6 +27,11 @@ pub struct NormalizedRecord {
     pub team: Option<String>,
     pub external_url: Option<String>,
     pub source_created_at: Option<String>,
+    /// When the source resolved it (RFC 3339, normalized); only with a resolving record.
+    pub resolved_at: Option<String>,
+    /// The fix applied and a note, from `resolution: {"fix", "note"}`; only with a resolving record.
+    pub fix: Option<String>,
+    pub note: Option<String>,
     pub connector_id: Option<String>,
     pub metadata: Map<String, Value>,
 }
@@ -43,11 +48,38 @@ const KNOWN_FIELDS: &[&str] = &[
     "team",
     "external_url",
     "source_created_at",
+    "resolved_at",
+    "resolution",
     "connector_id",
     "metadata",
 ];
 
+/// Validates one record a client sent, at `now_millis` (the server's clock): like
+/// [`normalize_record`], and `resolved_at` must not lie in the future (beyond
+/// [`MAX_CLOCK_SKEW_MS`]), since the statistics that learn from it must only see the past.
+pub fn normalize_record_at(value: &Value, now_millis: i64) -> Result<NormalizedRecord, FieldError> {
+    let record = normalize_record(value)?;
+    if let Some(at) = record.resolved_at.as_deref() {
+        check_not_future("resolved_at", at, now_millis)?;
+    }
+    Ok(record)
+}
+
+/// Refuses an RFC 3339 time (already normalized) later than `now_millis` plus the allowed skew.
+pub fn check_not_future(field: &str, at: &str, now_millis: i64) -> Result<(), FieldError> {
+    let at = parse_unix_millis(at).map_or(0, |ms| ms as i64);
+    if at > now_millis.saturating_add(MAX_CLOCK_SKEW_MS) {
+        return Err(FieldError::new(
+            field,
+            "in_future",
+            format!("`{field}` lies in the future; at most {} s of clock skew is allowed", MAX_CLOCK_SKEW_MS / 1000),
+        ));
+    }
+    Ok(())
+}
+
 /// Validates one record given as JSON. The first problem found is returned, naming its field.
+/// Times are checked for form only; [`normalize_record_at`] also refuses future ones.
 pub fn normalize_record(value: &Value) -> Result<NormalizedRecord, FieldError> {
     let Value::Object(fields) = value else {
         return Err(FieldError::new("record", "invalid_type", "each record must be a JSON object"));
@@ -71,25 +103,60 @@ pub fn normalize_record(value: &Value) -> Result<NormalizedRecord, FieldError> {
             )
         })?),
     };
-    let status = match optional_text(fields, "status", 16)? {
+    let mut status = match optional_text(fields, "status", 16)? {
         None => None,
         Some(word) => Some(
             IssueStatus::parse(&word)
                 .ok_or_else(|| FieldError::new("status", "invalid_value", "`status` must be `open` or `resolved`"))?,
         ),
     };
+    let resolved_at = optional_time(fields, "resolved_at")?;
+    let (fix, note, has_resolution) = match fields.get("resolution") {
+        None | Some(Value::Null) => (None, None, false),
+        Some(Value::Object(resolution)) => {
+            if let Some(unknown) = resolution.keys().find(|key| !matches!(key.as_str(), "fix" | "note")) {
+                return Err(FieldError::new(
+                    format!("resolution.{unknown}"),
+                    "unknown_field",
+                    "a resolution holds only `fix` and `note`",
+                ));
+            }
+            (resolution_text(resolution, "fix")?, resolution_text(resolution, "note")?, true)
+        }
+        Some(_) => return Err(FieldError::wrong_type("resolution", "an object")),
+    };
+    if resolved_at.is_some() || has_resolution {
+        match status {
+            // A resolution time or a fix only describes a resolved Issue: it implies the status.
+            None => status = Some(IssueStatus::Resolved),
+            Some(IssueStatus::Resolved) => {}
+            Some(IssueStatus::Open) => {
+                let field = if resolved_at.is_some() { "resolved_at" } else { "resolution" };
+                return Err(FieldError::new(
+                    field,
+                    "invalid_value",
+                    format!("`{field}` can only be sent with `status` `resolved`"),
+                ));
+            }
+        }
+    }
     let external_url = optional_text(fields, "external_url", MAX_URL_CHARS)?;
     if let Some(url) = &external_url {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(FieldError::new("external_url", "invalid_value", "`external_url` must be an http(s) URL"));
         }
     }
-    let source_created_at = match optional_text(fields, "source_created_at", 64)? {
-        None => None,
-        Some(text) => Some(format_rfc3339(parse_rfc3339(&text).ok_or_else(|| {
-            FieldError::new("source_created_at", "invalid_value", "`source_created_at` must be an RFC 3339 timestamp")
-        })?)),
-    };
+    let source_created_at = optional_time(fields, "source_created_at")?;
+    if let (Some(opened), Some(resolved)) = (&source_created_at, &resolved_at) {
+        // Both are normalized to the same UTC form, which sorts like the instants.
+        if resolved < opened {
+            return Err(FieldError::new(
+                "resolved_at",
+                "invalid_value",
+                "`resolved_at` must not be before `source_created_at`",
+            ));
+        }
+    }
     let connector_id = optional_text(fields, "connector_id", 64)?;
 
     let mut metadata = match fields.get("metadata") {
@@ -122,9 +189,36 @@ pub fn normalize_record(value: &Value) -> Result<NormalizedRecord, FieldError> {
         team,
         external_url,
         source_created_at,
+        resolved_at,
+        fix,
+        note,
         connector_id,
         metadata,
     })
+}
+
+/// An RFC 3339 timestamp field, normalized to UTC with millisecond precision.
+fn optional_time(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, FieldError> {
+    match optional_text(fields, name, 64)? {
+        None => Ok(None),
+        Some(text) => Ok(Some(format_rfc3339(parse_rfc3339(&text).ok_or_else(|| {
+            FieldError::new(name, "invalid_value", format!("`{name}` must be an RFC 3339 timestamp"))
+        })?))),
+    }
+}
+
+/// `resolution.fix` / `resolution.note`: a string of at most [`MAX_RESOLUTION_TEXT_CHARS`];
+/// blank is absent.
+fn resolution_text(resolution: &Map<String, Value>, name: &str) -> Result<Option<String>, FieldError> {
+    let field = format!("resolution.{name}");
+    match resolution.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.chars().count() > MAX_RESOLUTION_TEXT_CHARS => {
+            Err(FieldError::too_long(&field, MAX_RESOLUTION_TEXT_CHARS, "characters"))
+        }
+        Some(Value::String(text)) => Ok(Some(text.trim().to_string()).filter(|t| !t.is_empty())),
+        Some(_) => Err(FieldError::wrong_type(&field, "a string")),
+    }
 }
 
 fn required_text(fields: &Map<String, Value>, name: &str, max_chars: usize) -> Result<String, FieldError> {
@@ -302,6 +396,45 @@ mod tests {
         let mut value = valid();
         value["external_url"] = json!("javascript:alert(1)");
         assert_eq!(normalize_record(&value).unwrap_err().field, "external_url");
+    }
+
+    #[test]
+    fn a_resolved_record_carries_its_time_and_fix() {
+        let now = parse_unix_millis("2026-01-10T00:00:00Z").unwrap() as i64;
+        let mut value = valid();
+        value["source_created_at"] = json!("2026-01-01T00:00:00Z");
+        value["resolved_at"] = json!("2026-01-02T00:00:00+01:00");
+        value["resolution"] = json!({"fix": "  raised the pool size ", "note": "see postmortem"});
+        let record = normalize_record_at(&value, now).unwrap();
+        assert_eq!(record.status, Some(IssueStatus::Resolved), "a resolution implies the status");
+        assert_eq!(record.resolved_at.as_deref(), Some("2026-01-01T23:00:00.000Z"));
+        assert_eq!(record.fix.as_deref(), Some("raised the pool size"));
+        assert_eq!(record.note.as_deref(), Some("see postmortem"));
+        assert!(record.metadata.is_empty(), "known fields stay out of metadata");
+
+        value["resolved_at"] = json!("2026-01-10T00:06:00Z");
+        let err = normalize_record_at(&value, now).unwrap_err();
+        assert_eq!((err.field.as_str(), err.error), ("resolved_at", "in_future"));
+        value["resolved_at"] = json!("2026-01-10T00:04:00Z");
+        assert!(normalize_record_at(&value, now).is_ok(), "a little clock skew is allowed");
+        value["resolved_at"] = json!("2025-12-31T00:00:00Z");
+        assert_eq!(normalize_record(&value).unwrap_err().field, "resolved_at", "before it opened");
+        value["resolved_at"] = json!("soon");
+        assert_eq!(normalize_record(&value).unwrap_err().error, "invalid_value");
+
+        let mut value = valid();
+        value["status"] = json!("open");
+        value["resolution"] = json!({"fix": "x"});
+        assert_eq!(normalize_record(&value).unwrap_err().field, "resolution");
+        value["status"] = json!("resolved");
+        value["resolution"] = json!({"fix": "x".repeat(MAX_RESOLUTION_TEXT_CHARS + 1)});
+        let err = normalize_record(&value).unwrap_err();
+        assert_eq!((err.field.as_str(), err.error), ("resolution.fix", "too_long"));
+        assert!(err.message.contains(&MAX_RESOLUTION_TEXT_CHARS.to_string()), "names the limit");
+        value["resolution"] = json!({"fix": "x", "by": "me"});
+        assert_eq!(normalize_record(&value).unwrap_err().error, "unknown_field");
+        value["resolution"] = json!("restart");
+        assert_eq!(normalize_record(&value).unwrap_err().field, "resolution");
     }
 
     #[test]

@@ -39,7 +39,56 @@ pub struct Resolution {
     pub fix: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// When Causeloop saw the Issue resolved.
     pub resolved_at: String,
+    /// When the source says it was resolved (a backfill's own history), if it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_resolved_at: Option<String>,
+}
+
+impl Resolution {
+    /// The resolution's time for statistics: the source's, else when Causeloop saw it.
+    pub fn effective_at(&self) -> &str {
+        self.source_resolved_at.as_deref().unwrap_or(&self.resolved_at)
+    }
+}
+
+/// The recurrence prediction shown on an Issue: how likely its Pattern is to come back within 7
+/// and 30 days of this Issue's resolution (made at the resolution; for an open Issue, as if it
+/// were resolved at `computed_at`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssuePrediction {
+    pub recur_7d: f64,
+    pub recur_30d: f64,
+    pub computed_at: String,
+}
+
+/// What of an Issue's history Insights has counted: its openings (the first and each
+/// recurrence) and its resolutions. The cluster worker compares them with the Issue's own counts
+/// to find what is new, so a redelivered message counts nothing twice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InsightsApplied {
+    pub openings: u64,
+    pub resolutions: u64,
+}
+
+/// One step of an Issue's history for Insights, at the record's own time (Unix milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryEvent {
+    Opened { at: i64 },
+    Resolved { at: i64, fix: Option<String> },
+}
+
+impl HistoryEvent {
+    pub fn at(&self) -> i64 {
+        match self {
+            HistoryEvent::Opened { at } | HistoryEvent::Resolved { at, .. } => *at,
+        }
+    }
+}
+
+fn millis(text: &str) -> i64 {
+    crate::time_fmt::parse_unix_millis(text).map_or(0, |ms| ms as i64)
 }
 
 /// The stored Issue. [`Issue::to_api`] is what clients see.
@@ -65,8 +114,21 @@ pub struct Issue {
     /// How often the Issue came back after being resolved.
     #[serde(default)]
     pub recurrences: u64,
+    /// When it last came back after a resolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_recurred_at: Option<String>,
+    /// How often it was resolved (each time it went from open to resolved).
+    #[serde(default)]
+    pub resolutions: u64,
     pub pattern_id: Option<String>,
     pub resolution: Option<Resolution>,
+    /// Set by the cluster worker once the Issue is clustered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<IssuePrediction>,
+    /// Set by the cluster worker once the Issue is clustered: its Pattern, similar past Issues,
+    /// the recommended fix and the recurrence prediction (`docs/api-contract.md`, "Triage").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage: Option<Value>,
     pub metadata: Map<String, Value>,
     pub updated_at: String,
     /// The ingest event that created the Issue, so a replay of it still answers `created`.
@@ -74,6 +136,9 @@ pub struct Issue {
     /// Ingest events already applied, newest last (bounded by [`REMEMBERED_EVENTS`]).
     #[serde(default)]
     pub applied_events: Vec<String>,
+    /// What of this Issue's history Insights has counted (bookkeeping of the cluster worker).
+    #[serde(default)]
+    pub insights_applied: InsightsApplied,
 }
 
 /// What applying a record did.
@@ -112,6 +177,7 @@ impl Issue {
         now: &str,
     ) -> (Issue, Applied) {
         let Some(mut issue) = existing else {
+            let resolved = record.status == Some(IssueStatus::Resolved);
             let issue = Issue {
                 id: IssueId::derive(workspace, &record.source, &record.external_id),
                 workspace_id: workspace.clone(),
@@ -131,16 +197,22 @@ impl Issue {
                 last_seen: now.to_string(),
                 occurrences: 1,
                 recurrences: 0,
+                last_recurred_at: None,
+                resolutions: u64::from(resolved),
                 pattern_id: None,
-                resolution: (record.status == Some(IssueStatus::Resolved)).then(|| Resolution {
-                    fix: None,
-                    note: None,
+                resolution: resolved.then(|| Resolution {
+                    fix: record.fix.clone(),
+                    note: record.note.clone(),
                     resolved_at: now.to_string(),
+                    source_resolved_at: record.resolved_at.clone(),
                 }),
+                prediction: None,
+                triage: None,
                 metadata: record.metadata.clone(),
                 updated_at: now.to_string(),
                 created_by_event: event_id.to_string(),
                 applied_events: vec![event_id.to_string()],
+                insights_applied: InsightsApplied::default(),
             };
             return (issue, Applied::Created);
         };
@@ -168,13 +240,16 @@ impl Issue {
             issue.metadata.insert(key.clone(), value.clone());
         }
         match record.status {
-            Some(IssueStatus::Resolved) => issue.resolve(None, None, now),
+            Some(IssueStatus::Resolved) => {
+                issue.resolve(record.fix.clone(), record.note.clone(), record.resolved_at.clone(), now)
+            }
             // A repeat of a resolved Issue means the fix did not hold: it recurs. The old
             // resolution is kept, because knowing which fixes failed feeds recommendations.
             Some(IssueStatus::Open) | None => {
                 if issue.status == IssueStatus::Resolved {
                     issue.status = IssueStatus::Open;
                     issue.recurrences += 1;
+                    issue.last_recurred_at = Some(now.to_string());
                 }
             }
         }
@@ -187,18 +262,74 @@ impl Issue {
         (issue, Applied::Updated)
     }
 
-    /// Marks the Issue resolved, keeping an earlier fix or note unless new ones are given.
-    pub fn resolve(&mut self, fix: Option<String>, note: Option<String>, now: &str) {
+    /// Marks the Issue resolved, keeping an earlier fix, note or source time unless new ones
+    /// are given. `source_resolved_at` is when the source says it was resolved.
+    pub fn resolve(
+        &mut self,
+        fix: Option<String>,
+        note: Option<String>,
+        source_resolved_at: Option<String>,
+        now: &str,
+    ) {
         let previous = self.resolution.take();
         let keep = |new: Option<String>, old: Option<String>| new.or(old);
-        let (old_fix, old_note) = match previous {
-            Some(Resolution { fix, note, .. }) if self.status == IssueStatus::Resolved => (fix, note),
-            _ => (None, None),
+        let already = self.status == IssueStatus::Resolved;
+        let (old_fix, old_note, old_at, old_source_at) = match previous {
+            Some(Resolution { fix, note, resolved_at, source_resolved_at }) if already => {
+                (fix, note, Some(resolved_at), source_resolved_at)
+            }
+            _ => (None, None, None, None),
         };
-        self.resolution =
-            Some(Resolution { fix: keep(fix, old_fix), note: keep(note, old_note), resolved_at: now.to_string() });
+        if !already {
+            self.resolutions += 1;
+        }
+        self.resolution = Some(Resolution {
+            fix: keep(fix, old_fix),
+            note: keep(note, old_note),
+            // A repeated "resolved" is the same resolution: it keeps its time.
+            resolved_at: old_at.unwrap_or_else(|| now.to_string()),
+            source_resolved_at: keep(source_resolved_at, old_source_at),
+        });
         self.status = IssueStatus::Resolved;
         self.updated_at = now.to_string();
+    }
+
+    /// The Issue's resolutions so far (a resolved Issue stored before they were counted has one).
+    pub fn resolution_count(&self) -> u64 {
+        self.resolutions.max(u64::from(self.resolution.is_some()))
+    }
+
+    /// The steps of this Issue's history that Insights has not counted yet, oldest first, at the
+    /// records' own times: it opened at `source_created_at` (else `first_seen`), came back at
+    /// `last_recurred_at`, and was resolved at the source's resolution time (else when Causeloop saw
+    /// it). Several resolutions between two looks are one (only the latest is kept).
+    pub fn unapplied_history(&self) -> Vec<HistoryEvent> {
+        let mut events = Vec::new();
+        let openings = 1 + self.recurrences;
+        for n in self.insights_applied.openings..openings {
+            let at = match n {
+                0 => self.source_created_at.as_deref().unwrap_or(&self.first_seen),
+                _ => self.last_recurred_at.as_deref().unwrap_or(&self.last_seen),
+            };
+            events.push(HistoryEvent::Opened { at: millis(at) });
+        }
+        if self.resolution_count() > self.insights_applied.resolutions {
+            if let Some(resolution) = &self.resolution {
+                events.push(HistoryEvent::Resolved {
+                    at: millis(resolution.effective_at()),
+                    fix: resolution.fix.clone(),
+                });
+            }
+        }
+        // Stable: at equal times the opening comes first.
+        events.sort_by_key(HistoryEvent::at);
+        events
+    }
+
+    /// Notes that everything [`Issue::unapplied_history`] returned has been counted.
+    pub fn mark_history_applied(&mut self) {
+        self.insights_applied =
+            InsightsApplied { openings: 1 + self.recurrences, resolutions: self.resolution_count() };
     }
 
     pub fn reopen(&mut self, now: &str) {
@@ -214,6 +345,7 @@ impl Issue {
         if let Value::Object(map) = &mut value {
             map.remove("created_by_event");
             map.remove("applied_events");
+            map.remove("insights_applied");
         }
         value
     }
@@ -288,11 +420,52 @@ mod tests {
         let ws = ws();
         let rec = record(json!({"source": "s", "external_id": "e", "title": "t"}));
         let (mut issue, _) = Issue::apply(None, &ws, &rec, "evt-1", "2026-01-01T00:00:00.000Z");
-        issue.resolve(Some("raised pool size".into()), None, "2026-01-02T00:00:00.000Z");
+        issue.resolve(Some("raised pool size".into()), None, None, "2026-01-02T00:00:00.000Z");
         let (issue, _) = Issue::apply(Some(issue), &ws, &rec, "evt-2", "2026-01-03T00:00:00.000Z");
         assert_eq!(issue.status, IssueStatus::Open);
         assert_eq!(issue.recurrences, 1);
         assert_eq!(issue.resolution.unwrap().fix.as_deref(), Some("raised pool size"), "failed fix is remembered");
+    }
+
+    #[test]
+    fn history_is_counted_once_at_the_records_times() {
+        let ws = ws();
+        let rec = record(json!({"source": "s", "external_id": "e", "title": "t",
+            "source_created_at": "2025-06-01T00:00:00Z", "resolved_at": "2025-06-02T00:00:00Z",
+            "resolution": {"fix": "restarted the pods"}}));
+        let (mut issue, _) = Issue::apply(None, &ws, &rec, "evt-1", "2026-01-01T00:00:00.000Z");
+        let day = 86_400_000;
+        let opened = millis("2025-06-01T00:00:00Z");
+        assert_eq!(
+            issue.unapplied_history(),
+            vec![
+                HistoryEvent::Opened { at: opened },
+                HistoryEvent::Resolved { at: opened + day, fix: Some("restarted the pods".into()) }
+            ]
+        );
+        assert_eq!(issue.resolution.as_ref().unwrap().resolved_at, "2026-01-01T00:00:00.000Z", "seen at");
+        issue.mark_history_applied();
+        assert!(issue.unapplied_history().is_empty());
+
+        let resolved_again = record(json!({"source": "s", "external_id": "e", "title": "t", "status": "resolved"}));
+        let (issue, _) = Issue::apply(Some(issue), &ws, &resolved_again, "evt-2", "2026-01-01T01:00:00.000Z");
+        assert!(issue.unapplied_history().is_empty(), "a repeated resolve is the same resolution");
+        assert_eq!(issue.resolution.as_ref().unwrap().source_resolved_at.as_deref(), Some("2025-06-02T00:00:00.000Z"));
+
+        let repeat = record(json!({"source": "s", "external_id": "e", "title": "t"}));
+        let (issue, _) = Issue::apply(Some(issue), &ws, &repeat, "evt-3", "2026-01-02T00:00:00.000Z");
+        let (mut issue, _) = Issue::apply(Some(issue), &ws, &resolved_again, "evt-4", "2026-01-03T00:00:00.000Z");
+        assert_eq!(
+            issue.unapplied_history(),
+            vec![
+                HistoryEvent::Opened { at: millis("2026-01-02T00:00:00Z") },
+                HistoryEvent::Resolved { at: millis("2026-01-03T00:00:00Z"), fix: None }
+            ],
+            "the recurrence, then its resolution (seen by Causeloop, the source gave no time)"
+        );
+        issue.mark_history_applied();
+        assert_eq!(issue.insights_applied, InsightsApplied { openings: 2, resolutions: 2 });
+        assert!(issue.to_api().get("insights_applied").is_none());
     }
 
     #[test]

@@ -15,6 +15,11 @@ pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 pub const MAX_METADATA_DEPTH: usize = 10;
 pub const DEFAULT_PAGE_LIMIT: usize = 50;
 pub const MAX_PAGE_LIMIT: usize = 200;
+/// A resolution's `fix` and `note`, each.
+pub const MAX_RESOLUTION_TEXT_CHARS: usize = 4_000;
+/// How far past the server's clock a reported `resolved_at` may lie (client clock skew); beyond
+/// it the time is refused as "in the future".
+pub const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 /// Connectors a workspace may hold; bounds every read of "all the workspace's connectors"
 /// (alert routing reads them consistently on each provider webhook).
 pub const MAX_CONNECTORS_PER_WORKSPACE: usize = 100;

@@ -266,7 +266,7 @@ mod tests {
         let mut record = PatternRecord::new(&ws(), 1, "t", "now");
         let mut a = issue("a", "db", "2026-01-01T00:00:00.000Z");
         record.gain(&a, "now");
-        a.resolve(None, None, "2026-01-01T01:00:00.000Z");
+        a.resolve(None, None, None, "2026-01-01T01:00:00.000Z");
         assert!(!record.all_issues_resolved(), "the record has not seen the resolution yet");
         record.forget_open(&a.id);
         assert!(record.all_issues_resolved());
@@ -281,7 +281,7 @@ mod tests {
         let mut a = issue("a", "db", "2026-01-01T00:00:00.000Z");
         record.gain(&a, "now");
         assert!(!record.observe(&a), "nothing new");
-        a.resolve(None, None, "later");
+        a.resolve(None, None, None, "later");
         assert!(record.observe(&a));
         assert!(record.open_issue_ids.is_empty());
     }

@@ -302,7 +302,9 @@ impl Table for DynamoTable {
                             cancelled
                                 .cancellation_reasons()
                                 .iter()
-                                .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
+                                // A conflict with another transaction on one of the items is a
+                                // lost race too: the caller re-reads and decides again.
+                                .any(|reason| matches!(reason.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))),
                         ),
                         _ => None,
                     })

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod connectors;
 pub mod deliveries;
 pub mod engine_state;
+pub mod insights;
 pub mod patterns;
 pub mod queue;
 pub mod repo;

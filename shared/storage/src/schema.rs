@@ -21,6 +21,8 @@
 //! | pattern | `WS#<ws>` | `PAT#<pat_id>` | `WS#<ws>#PATTERNS` | `<last_seen>#<pat_id>` |
 //! | merged pattern id → survivor | `WS#<ws>` | `PATALIAS#<pat_id>` | | |
 //! | pattern member | `WS#<ws>#PAT#<pat_id>` | `ISS#<issue_id>` | | |
+//! | workspace insights | `WS#<ws>` | `INSIGHTS` | | |
+//! | pattern insights | `WS#<ws>` | `PATINS#<pat_id>` | | |
 
 pub fn workspace_pk(workspace: &str) -> String {
     format!("WS#{workspace}")
@@ -118,4 +120,9 @@ pub fn pattern_members_pk(workspace: &str, pattern_id: &str) -> String {
 }
 pub fn pattern_member_sk(issue_id: &str) -> String {
     format!("ISS#{issue_id}")
+}
+
+pub const WORKSPACE_INSIGHTS_SK: &str = "INSIGHTS";
+pub fn pattern_insights_sk(pattern_id: &str) -> String {
+    format!("PATINS#{pattern_id}")
 }

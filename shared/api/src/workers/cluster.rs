@@ -20,12 +20,18 @@
 //!    Issue (conditional writes, sent together), the ingest jobs' clustered markers. Every write
 //!    is conditioned on what was read; a lost race re-reads and decides again.
 //!
+//! 5. Insights (`workers::insights::apply`), once the batch is committed: each clustered Issue's
+//!    new history is counted and its prediction and triage stored. If it fails, the batch's
+//!    messages fail and are retried (everything above is idempotent).
+//!
 //! A batch of ten new Issues of a known pattern costs six sequential round trips
-//! (tests/tests/costs.rs), where it was about seventy.
+//! (tests/tests/costs.rs), where it was about seventy, plus the Insights step's three
+//! (tests/tests/insights.rs).
 //!
 //! Every step can be repeated: a redelivered message finds the Issue already counted and changes
 //! nothing twice; event ids derive from their cause, so a re-emitted event is the same event.
 
+use super::insights::InsightEvent;
 use super::WorkMessage;
 use crate::events::{emit, envelope};
 use crate::messages::ClusterRequest;
@@ -183,16 +189,24 @@ impl ClusterWorker {
                 return all_ids();
             }
         }
+        let clustered = match record_batch(state, workspace, requests, issues, &outcome, &now).await {
+            Ok(clustered) => clustered,
+            Err(err) => {
+                tracing::warn!(workspace = %workspace, error = %err, "cluster batch failed; will be retried");
+                return all_ids();
+            }
+        };
+        let mut insight_events = super::insights::merge_events(workspace, &outcome.merges);
+        insight_events.extend(clustered);
+        if let Err(err) = super::insights::apply(state, workspace, &insight_events).await {
+            tracing::warn!(workspace = %workspace, error = %err, "insights failed; the batch will be retried");
+            return all_ids();
+        }
+        // Merges are done once Insights has them too; until then a retry applies them again.
         if !outcome.merges.is_empty() {
             self.merges_applied(workspace, &outcome.merges).await;
         }
-        match record_batch(state, workspace, requests, issues, &outcome, &now).await {
-            Ok(()) => Vec::new(),
-            Err(err) => {
-                tracing::warn!(workspace = %workspace, error = %err, "cluster batch failed; will be retried");
-                all_ids()
-            }
-        }
+        Vec::new()
     }
 
     /// Drops the cached engine of `workspace`; the next batch reloads it from the store.
@@ -447,7 +461,7 @@ async fn record_batch(
     read: Vec<Option<Versioned<Issue>>>,
     outcome: &EngineOutcome,
     now: &str,
-) -> Result<(), StoreError> {
+) -> Result<Vec<InsightEvent>, StoreError> {
     let store = &state.store;
     let ids: Vec<IssueId> = requests.iter().map(|(_, request)| request.issue_id.clone()).collect();
     let ids = &ids;
@@ -471,7 +485,7 @@ async fn record_batch(
             for transaction in transaction_chunks(plan.markers) {
                 store.table().transact(transaction).await?;
             }
-            Ok(())
+            Ok(plan.clustered)
         }
     })
     .await
@@ -484,6 +498,8 @@ struct BatchPlan {
     memberships: Vec<Vec<Write>>,
     issue_writes: Vec<Write>,
     markers: Vec<Write>,
+    /// Each Issue counted (or found counted) into its live pattern, for Insights.
+    clustered: Vec<InsightEvent>,
 }
 
 /// One live pattern record a batch counts into.
@@ -600,6 +616,7 @@ async fn plan_batch(
     let mut issue_writes = Vec::new();
     let mut markers = Vec::new();
     let mut seen: HashSet<&IssueId> = HashSet::new();
+    let mut clustered = Vec::new();
     for (((_, request), issue), target) in requests.iter().zip(issues).zip(&targets) {
         if let Some(job) = &request.job_id {
             markers.push(Store::clustered_write(workspace, job, &request.issue_id));
@@ -610,6 +627,7 @@ async fn plan_batch(
             continue;
         }
         let plan = &mut plans[at];
+        clustered.push(InsightEvent::Clustered { issue_id: issue.value.id.clone(), pattern: plan.record.id.clone() });
         if let Some(template) = outcome.templates.get(&plan.record.engine_id).filter(|t| **t != plan.record.template) {
             plan.record.template.clone_from(template);
             plan.changed = true;
@@ -647,5 +665,5 @@ async fn plan_batch(
         .filter(|plan| plan.changed)
         .map(|plan| Store::pattern_writes(&plan.record, plan.read, &plan.new_members))
         .collect();
-    Ok(BatchPlan { events, memberships, issue_writes, markers })
+    Ok(BatchPlan { events, memberships, issue_writes, markers, clustered })
 }

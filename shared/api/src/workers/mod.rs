@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod deliver;
+pub mod insights;
 #[cfg(feature = "lambda")]
 pub mod sqs_event;
 
