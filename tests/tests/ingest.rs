@@ -374,3 +374,36 @@ async fn a_batch_that_crashes_half_way_completes_on_retry_sqlite() {
 async fn a_batch_that_crashes_half_way_completes_on_retry_moto() {
     crash_half_way_then_retry(Backend::Moto).await;
 }
+
+/// A record that resolves an open Issue announces it with `issue.resolved`, like PATCH and the
+/// provider alerts do: by a single event and by a batch, once per closing, and not for an Issue
+/// that arrives already resolved (a backfill of history).
+async fn records_that_resolve_emit_issue_resolved(app: TestApp) {
+    let key = &app.owner.key;
+    for id in ["r-1", "r-2"] {
+        let open = json!({"source": "jira", "external_id": id, "title": "Checkout down"});
+        assert_eq!(app.post("/v1/ingest/events", key, &open).await.0, 202);
+    }
+    app.drain_events().await;
+    let closing = json!({"source": "jira", "external_id": "r-1", "title": "Checkout down", "status": "resolved",
+        "resolution": {"fix": "rolled back the deploy"}});
+    assert_eq!(app.post("/v1/ingest/events", key, &closing).await.0, 202);
+    let batch = json!({"records": [
+        {"source": "jira", "external_id": "r-2", "title": "Checkout down", "status": "resolved"},
+        {"source": "jira", "external_id": "r-3", "title": "Old outage", "status": "resolved",
+         "source_created_at": "2026-01-01T00:00:00Z", "resolved_at": "2026-01-01T01:00:00Z"},
+    ]});
+    assert_eq!(app.post("/v1/ingest/batch", key, &batch).await.0, 202);
+    // A repeat of the closing record is one more occurrence of a resolved Issue, not a closing.
+    assert_eq!(app.post("/v1/ingest/events", key, &closing).await.0, 202);
+
+    let events = app.drain_events().await;
+    let resolved: Vec<&str> = events
+        .iter()
+        .filter(|event| event["event_type"] == "issue.resolved")
+        .map(|event| event["data"]["issue"]["external_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(resolved.len(), 2, "{resolved:?}");
+    assert!(resolved.contains(&"r-1") && resolved.contains(&"r-2"), "{resolved:?}");
+}
+both_backends!(records_that_resolve_an_issue_emit_issue_resolved, records_that_resolve_emit_issue_resolved);

@@ -3,6 +3,7 @@
 
 use causeloop_domain::events::{EventEnvelope, EventType};
 use causeloop_domain::ids::{derived_body, EventId};
+use causeloop_domain::issue::Issue;
 use causeloop_domain::WorkspaceId;
 use causeloop_storage::{OutMessage, Queue, QueueName, StoreError};
 use serde_json::Value;
@@ -25,6 +26,20 @@ pub fn envelope(
         connector_id,
         data,
     }
+}
+
+/// `issue.resolved` for an Issue that just went from open to resolved. The cause is the Issue
+/// and the moment it changed, so one closing is one event whichever way it came in (PATCH,
+/// ingest, an inbound event, a provider alert) and however often it is retried.
+pub fn issue_resolved(issue: &Issue, now: &str) -> EventEnvelope {
+    envelope(
+        EventType::IssueResolved,
+        &issue.workspace_id,
+        &format!("{}@{}", issue.id, issue.updated_at),
+        issue.connector_id.clone(),
+        serde_json::json!({"issue": issue.to_api()}),
+        now,
+    )
 }
 
 pub async fn emit(queue: &dyn Queue, events: Vec<EventEnvelope>) -> Result<(), StoreError> {

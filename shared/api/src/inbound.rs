@@ -19,7 +19,7 @@
 //! Every authenticated delivery, accepted or not, is appended to the connector's sync history
 //! (`GET /v1/connectors/{id}/syncs`); unauthenticated requests are not, so strangers cannot fill it.
 
-use crate::events::{emit, envelope};
+use crate::events::{emit, envelope, issue_resolved};
 use crate::ingest::{upsert_issue, IDEMPOTENCY_HEADER};
 use crate::messages::ClusterRequest;
 use crate::secrets::{open_valid_secrets, secret_box};
@@ -170,7 +170,11 @@ async fn accept(
         json!({"issue": issue.to_api(), "status": applied.answer()}),
         &now,
     );
-    emit(state.queue.as_ref(), vec![event]).await?;
+    let mut events = vec![event];
+    if applied.resolved(&issue) {
+        events.push(issue_resolved(&issue, &now));
+    }
+    emit(state.queue.as_ref(), events).await?;
     Ok((issue.id.to_string(), applied.answer()))
 }
 

@@ -6,7 +6,7 @@
 //! derived from an `Idempotency-Key` header — and an Issue remembers the events it applied, so
 //! a request retried with the same key (even a batch that crashed half way) changes nothing twice.
 
-use crate::events::{emit, envelope};
+use crate::events::{emit, envelope, issue_resolved};
 use crate::messages::ClusterRequest;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -146,7 +146,11 @@ async fn ingest_event(
         json!({"issue": issue.to_api(), "status": applied.answer()}),
         &now,
     );
-    emit(state.queue.as_ref(), vec![event]).await?;
+    let mut events = vec![event];
+    if applied.resolved(&issue) {
+        events.push(issue_resolved(&issue, &now));
+    }
+    emit(state.queue.as_ref(), events).await?;
 
     let answer =
         EventAccepted { issue_id: issue.id.to_string(), status: applied.answer(), pattern_id: issue.pattern_id };
@@ -201,7 +205,7 @@ async fn ingest_batch(
     }
 
     let now = now_rfc3339();
-    let outcomes = apply_batch(&state.store, &workspace, &job_id, &accepted, &now).await?;
+    let (outcomes, resolved) = apply_batch(&state.store, &workspace, &job_id, &accepted, &now).await?;
     let created = outcomes.values().filter(|created| **created).count();
     let record_issue_ids: Vec<IssueId> =
         accepted.iter().map(|(_, record)| IssueId::derive(&workspace, &record.source, &record.external_id)).collect();
@@ -238,7 +242,9 @@ async fn ingest_batch(
         json!({"job_id": job_id, "accepted": job.accepted, "rejected": rejected.len(), "created": job.created, "updated": job.updated}),
         &now,
     );
-    emit(state.queue.as_ref(), vec![event]).await?;
+    let mut events = vec![event];
+    events.extend(resolved.iter().map(|issue| issue_resolved(issue, &now)));
+    emit(state.queue.as_ref(), events).await?;
 
     Ok((StatusCode::ACCEPTED, Json(BatchAccepted { job_id: job_id.to_string(), accepted: job.accepted, rejected })))
 }
@@ -248,14 +254,15 @@ async fn ingest_batch(
 /// read per 100 and written in transactions of up to 100, conditioned on the versions read.
 /// An Issue whose transaction lost a race (another request wrote one of its Issues meanwhile)
 /// is re-read and re-applied alone; it remembers the ingest events it applied, so nothing
-/// counts twice. Returns, per record index, whether it created its Issue.
+/// counts twice. Returns, per record index, whether it created its Issue, and the Issues that a
+/// record resolved (each as that record left it).
 async fn apply_batch(
     store: &Store,
     workspace: &WorkspaceId,
     job_id: &JobId,
     accepted: &[(usize, NormalizedRecord)],
     now: &str,
-) -> Result<BTreeMap<usize, bool>, ApiError> {
+) -> Result<(BTreeMap<usize, bool>, Vec<Issue>), ApiError> {
     let mut by_issue: BTreeMap<IssueId, Vec<IndexedRecord>> = BTreeMap::new();
     for (index, record) in accepted {
         by_issue
@@ -267,43 +274,55 @@ async fn apply_batch(
     let stored = store.issues(workspace, &ids).await?;
 
     let mut outcomes = BTreeMap::new();
-    let mut changed: Vec<(Issue, Option<u64>, &[IndexedRecord])> = Vec::new();
+    let mut changed: Vec<ChangedIssue> = Vec::new();
     for (records, existing) in by_issue.values().zip(stored) {
         let read_version = existing.as_ref().map(|stored| stored.version);
         let mut issue = existing.map(|stored| stored.value);
         let mut any_change = false;
+        let mut resolved = Vec::new();
         for (index, record) in records {
             let (applied_to, applied) =
                 Issue::apply(issue.take(), workspace, record, &batch_event(job_id, *index), now);
             outcomes.insert(*index, applied.answer() == "created");
             any_change |= applied.changed();
+            if applied.resolved(&applied_to) {
+                resolved.push(applied_to.clone());
+            }
             issue = Some(applied_to);
         }
         if let (true, Some(issue)) = (any_change, issue) {
-            changed.push((issue, read_version, records));
+            changed.push((issue, read_version, records, resolved));
         }
     }
 
-    let writes: Vec<(&Issue, Option<u64>)> = changed.iter().map(|(issue, read, _)| (issue, *read)).collect();
+    let writes: Vec<(&Issue, Option<u64>)> = changed.iter().map(|(issue, read, ..)| (issue, *read)).collect();
     let saved = store.save_issues(&writes).await;
-    for ((_, _, records), saved) in changed.iter().zip(saved) {
+    let mut resolved_issues = Vec::new();
+    for ((_, _, records, resolved), saved) in changed.into_iter().zip(saved) {
         match saved {
-            Ok(_) => {}
+            Ok(_) => resolved_issues.extend(resolved),
             Err(StoreError::ConditionFailed) => {
                 for (index, record) in records.iter() {
-                    let (_, applied) =
+                    let (issue, applied) =
                         upsert_issue(store, workspace, record, &batch_event(job_id, *index), now).await?;
                     outcomes.insert(*index, applied.answer() == "created");
+                    if applied.resolved(&issue) {
+                        resolved_issues.push(issue);
+                    }
                 }
             }
             Err(err) => return Err(err.into()),
         }
     }
-    Ok(outcomes)
+    Ok((outcomes, resolved_issues))
 }
 
 /// An accepted record with its index in the batch.
 type IndexedRecord<'a> = (usize, &'a NormalizedRecord);
+
+/// An Issue a batch changed: as it is to be written, the version read, its records, and the
+/// states in which a record resolved it.
+type ChangedIssue<'a> = (Issue, Option<u64>, &'a [IndexedRecord<'a>], Vec<Issue>);
 
 /// The ingest-event id of record `index` of a batch job: a retried job re-applies nothing.
 fn batch_event(job_id: &JobId, index: usize) -> String {

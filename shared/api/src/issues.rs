@@ -1,7 +1,7 @@
 //! The `issues` family: `GET /v1/issues`, `GET /v1/issues/{id}`, `PATCH /v1/issues/{id}`
 //! (scopes `issues:read` / `issues:write`).
 
-use crate::events::{emit, envelope};
+use crate::events::{emit, issue_resolved};
 use crate::messages::ClusterRequest;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -10,7 +10,6 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use bytes::Bytes;
-use causeloop_domain::events::EventType;
 use causeloop_domain::ingest::check_not_future;
 use causeloop_domain::issue::Issue;
 use causeloop_domain::limits::{MAX_RESOLUTION_TEXT_CHARS, MAX_SINGLE_BODY_BYTES};
@@ -23,7 +22,7 @@ use causeloop_storage::clock::{now_millis, now_rfc3339};
 use causeloop_storage::repo::IssueFilter;
 use causeloop_storage::update::update_with_retries;
 use causeloop_storage::QueueName;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 /// Every route of the family, as (method, path); `openapi.yaml` is checked against these.
@@ -198,16 +197,7 @@ async fn patch_issue(
         state.queue.send_batch(QueueName::Cluster, vec![request.to_message(&cause)]).await?;
     }
     if was != IssueStatus::Resolved && issue.status == IssueStatus::Resolved {
-        let cause = format!("{}@{}", issue.id, issue.updated_at);
-        let event = envelope(
-            EventType::IssueResolved,
-            workspace,
-            &cause,
-            issue.connector_id.clone(),
-            json!({"issue": issue.to_api()}),
-            now,
-        );
-        emit(state.queue.as_ref(), vec![event]).await?;
+        emit(state.queue.as_ref(), vec![issue_resolved(&issue, now)]).await?;
     }
     Ok(Json(issue.to_api()))
 }

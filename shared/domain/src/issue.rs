@@ -2,6 +2,7 @@
 
 use crate::ids::{IssueId, WorkspaceId};
 use crate::ingest::NormalizedRecord;
+use crate::limits::MAX_METADATA_BYTES;
 use crate::severity::Severity;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -145,7 +146,10 @@ pub struct Issue {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
     Created,
-    Updated,
+    /// The record changed the Issue, which had status `was` before.
+    Updated {
+        was: IssueStatus,
+    },
     /// This exact ingest event was applied before; nothing changed. `created` says what the
     /// first application did, so that a retried request gets the same answer.
     Replayed {
@@ -157,13 +161,32 @@ impl Applied {
     pub fn answer(self) -> &'static str {
         match self {
             Applied::Created | Applied::Replayed { created: true } => "created",
-            Applied::Updated | Applied::Replayed { created: false } => "updated",
+            Applied::Updated { .. } | Applied::Replayed { created: false } => "updated",
         }
     }
 
     pub fn changed(self) -> bool {
         !matches!(self, Applied::Replayed { .. })
     }
+
+    /// Whether this application resolved an open Issue (`issue` as it came out): the moment
+    /// `issue.resolved` announces, whichever way the resolution came in.
+    pub fn resolved(self, issue: &Issue) -> bool {
+        matches!(self, Applied::Updated { was: IssueStatus::Open }) && issue.status == IssueStatus::Resolved
+    }
+}
+
+/// Merges a record's metadata into the Issue's, newest keys winning, and keeps the result within
+/// the record limit ([`MAX_METADATA_BYTES`]): past it the Issue keeps only the newest record's
+/// metadata (itself within the limit), so an Issue updated forever never outgrows its item.
+fn merge_metadata(issue: &mut Map<String, Value>, record: &Map<String, Value>) {
+    let mut merged = issue.clone();
+    merged.extend(record.iter().map(|(key, value)| (key.clone(), value.clone())));
+    *issue = if serde_json::to_vec(&merged).map_or(usize::MAX, |bytes| bytes.len()) <= MAX_METADATA_BYTES {
+        merged
+    } else {
+        record.clone()
+    };
 }
 
 impl Issue {
@@ -221,6 +244,7 @@ impl Issue {
             return (issue, Applied::Replayed { created });
         }
 
+        let was = issue.status;
         issue.occurrences += 1;
         if now > issue.last_seen.as_str() {
             issue.last_seen = now.to_string();
@@ -236,9 +260,7 @@ impl Issue {
         replace_if_some(&mut issue.external_url, &record.external_url);
         replace_if_some(&mut issue.connector_id, &record.connector_id);
         replace_if_some(&mut issue.source_created_at, &record.source_created_at);
-        for (key, value) in &record.metadata {
-            issue.metadata.insert(key.clone(), value.clone());
-        }
+        merge_metadata(&mut issue.metadata, &record.metadata);
         match record.status {
             Some(IssueStatus::Resolved) => {
                 issue.resolve(record.fix.clone(), record.note.clone(), record.resolved_at.clone(), now)
@@ -259,7 +281,7 @@ impl Issue {
             let excess = issue.applied_events.len() - REMEMBERED_EVENTS;
             issue.applied_events.drain(..excess);
         }
-        (issue, Applied::Updated)
+        (issue, Applied::Updated { was })
     }
 
     /// Marks the Issue resolved, keeping an earlier fix, note or source time unless new ones
@@ -380,13 +402,29 @@ mod tests {
         let again =
             record(json!({"source": "s", "external_id": "e", "title": "disk full on db-2", "metadata": {"n": 2}}));
         let (issue, applied) = Issue::apply(Some(issue), &ws, &again, "evt-2", "2026-01-01T00:05:00.000Z");
-        assert_eq!(applied, Applied::Updated);
+        assert_eq!(applied, Applied::Updated { was: IssueStatus::Open });
         assert_eq!(issue.occurrences, 2);
         assert_eq!(issue.title, "disk full on db-2");
         assert_eq!(issue.severity, Severity::P2, "absent severity keeps the stored one");
         assert_eq!(issue.first_seen, "2026-01-01T00:00:00.000Z");
         assert_eq!(issue.last_seen, "2026-01-01T00:05:00.000Z");
         assert_eq!(issue.id, IssueId::derive(&ws, "s", "e"));
+    }
+
+    #[test]
+    fn merged_metadata_stays_within_the_record_limit() {
+        let ws = ws();
+        let mut issue = None;
+        // Each update brings a new 1 KiB key: merged forever, the metadata would grow without end.
+        for n in 0..100 {
+            let record = record(json!({"source": "s", "external_id": "e", "title": "t",
+                "metadata": {format!("k{n}"): "v".repeat(1024)}}));
+            let (applied_to, _) = Issue::apply(issue.take(), &ws, &record, &format!("evt{n}"), "2026-01-01T00:00:00Z");
+            assert!(serde_json::to_vec(&applied_to.metadata).unwrap().len() <= MAX_METADATA_BYTES);
+            assert!(applied_to.metadata.contains_key(&format!("k{n}")), "the newest key is kept");
+            issue = Some(applied_to);
+        }
+        assert!(issue.unwrap().metadata.len() > 1, "small metadata merges");
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub mod cloudwatch;
 pub mod mapping;
 pub mod sns;
 
-use crate::events::{emit, envelope};
+use crate::events::{emit, envelope, issue_resolved};
 use crate::ingest::upsert_issue;
 use crate::messages::ClusterRequest;
 use crate::state::AppState;
@@ -372,16 +372,14 @@ async fn apply_alert(
         return Ok(outcome(noted.then_some(issue_id), AlertStatus::Recorded));
     }
 
-    let was_open =
-        state.store.issue(workspace, &issue_id).await?.map(|stored| stored.value.status == IssueStatus::Open);
     let (issue, applied) = upsert_issue(&state.store, workspace, &record, ingest_event, now).await?;
     let status = match (&alert.state, applied) {
         (AlertState::Resolved, _) => AlertStatus::Resolved,
         (_, Applied::Created) | (_, Applied::Replayed { created: true }) => AlertStatus::Triaging,
         (_, Applied::Replayed { created: false }) => AlertStatus::Duplicate,
-        (_, Applied::Updated) if was_open == Some(true) => AlertStatus::Duplicate,
+        (_, Applied::Updated { was: IssueStatus::Open }) => AlertStatus::Duplicate,
         // It was resolved and came back: a recurrence, triaged again.
-        (_, Applied::Updated) => AlertStatus::Triaging,
+        (_, Applied::Updated { .. }) => AlertStatus::Triaging,
     };
 
     // Queued on replays too, like the ingestion API: if an earlier attempt stopped after its
@@ -396,17 +394,10 @@ async fn apply_alert(
         json!({"issue": issue.to_api(), "status": applied.answer(), "provider": provider.name()}),
         now,
     ));
-    if was_open == Some(true) && issue.status == IssueStatus::Resolved && applied.changed() {
-        // The same cause as a resolution through PATCH /v1/issues/{id}, so one closing is one event.
-        let cause = format!("{}@{}", issue.id, issue.updated_at);
-        outbox.events.push(envelope(
-            EventType::IssueResolved,
-            workspace,
-            &cause,
-            issue.connector_id.clone(),
-            json!({"issue": issue.to_api(), "provider": provider.name()}),
-            now,
-        ));
+    if applied.resolved(&issue) {
+        let mut resolved = issue_resolved(&issue, now);
+        resolved.data["provider"] = json!(provider.name());
+        outbox.events.push(resolved);
     }
     Ok(outcome(Some(issue.id), status))
 }
