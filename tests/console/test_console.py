@@ -213,6 +213,22 @@ def test_an_issue_pushed_through_the_api_appears_and_is_resolved_with_a_fix(brow
     assert issue["resolution"]["fix"] == "raised the gateway timeout to 30 s"
 
 
+def test_an_issue_shows_its_recurrence_risk_and_the_fixes_of_its_pattern(browser_run, server, page):
+    # History first: an Issue of the Pattern resolved with a fix, then a new one of the same Pattern.
+    ingest(server, external_id="queue-1", title="Queue consumer lag above 500 on orders", service="orders",
+           status="resolved", resolution={"fix": "scaled the consumers to 6"})
+    fresh = ingest(server, external_id="queue-2", title="Queue consumer lag above 900 on orders", service="orders")
+    eventually(lambda: call(server, "GET", "/v1/issues/" + fresh)[1].get("prediction"), "the new Issue is predicted")
+    eventually(lambda: call(server, "GET", "/v1/issues/%s/recommendations" % fresh)[1].get("data"), "the fix is known")
+
+    page.goto(server["base"] + "/#/issues/" + fresh)
+    expect(page.get_by_role("heading", name="Queue consumer lag above 900 on orders")).to_be_visible()
+    expect(page.locator("dd").filter(has_text="in 7 d")).to_be_visible()
+    fixes = page.locator(".card").filter(has=page.get_by_role("heading", name="Recommended fixes"))
+    expect(fixes.get_by_text("scaled the consumers to 6")).to_be_visible()
+    shot(browser_run, page, "issue-insights")
+
+
 def test_a_pattern_and_its_chart(browser_run, server, page):
     first = ingest(server, external_id="disk-1", title="disk full on /dev/sda1", service="db")
     ingest(server, external_id="disk-2", title="disk full on /dev/sdb2", service="db")

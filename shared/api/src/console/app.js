@@ -289,10 +289,13 @@ function issueRow(issue) {
   );
 }
 
-// Recurrence risk, when the API gives one; else how often the Issue came back.
+// Recurrence risk from the Issue's prediction (set once it is clustered); else how often the
+// Issue came back.
 function riskText(issue) {
-  const risk = issue.recurrence_risk ?? (issue.prediction && issue.prediction.p_recur_30d);
-  if (typeof risk === "number") return Math.round(risk * 100) + "%";
+  const p = issue.prediction;
+  if (p && typeof p.recur_7d === "number" && typeof p.recur_30d === "number") {
+    return `${Math.round(p.recur_7d * 100)}% in 7 d, ${Math.round(p.recur_30d * 100)}% in 30 d`;
+  }
   return issue.recurrences ? `${issue.recurrences} recurrence(s)` : "—";
 }
 
@@ -377,12 +380,25 @@ async function issuePage(view, id) {
   append(view, [h("h2", {}, "Timeline"), h("ol", { class: "timeline" }, timeline.map(([at, what]) => h("li", {}, h("time", {}, when(at)), " ", what)))]);
 
   if (issue.triage) append(view, [h("h2", {}, "Triage"), h("pre", {}, JSON.stringify(issue.triage, null, 2))]);
-  const fixes = issue.recommended_fixes || issue.recommendations;
-  if (Array.isArray(fixes) && fixes.length) {
-    append(view, [
-      h("h2", {}, "Recommended fixes"),
-      h("ul", {}, fixes.map((fix) => h("li", {}, text(fix.fix || fix.text || fix.label), typeof fix.hold_rate === "number" ? ` — holds ${Math.round(fix.hold_rate * 100)}%` : ""))),
-    ]);
+  if (issue.pattern_id) {
+    const fixes = h("div", { class: "card" }, h("h2", {}, "Recommended fixes"), h("p", { class: "hint" }, "Loading…"));
+    append(view, [fixes]);
+    api("GET", `/v1/issues/${encodeURIComponent(issue.id)}/recommendations`).then((answer) => {
+      const data = (answer && answer.data) || [];
+      fixes.lastChild.remove();
+      if (!data.length) {
+        append(fixes, [h("p", { class: "hint" }, "No fix of this Pattern has been recorded yet.")]);
+        return;
+      }
+      append(fixes, [h("ol", {}, data.map((fix) => h("li", {},
+        text(fix.fix),
+        typeof fix.hold_rate === "number"
+          ? ` — held ${fix.held} of ${fix.held + fix.failed} (${Math.round(fix.hold_rate * 100)}%), ${fix.resolutions} resolution(s)`
+          : ` — ${fix.resolutions} resolution(s), outcome pending`)))]);
+    }).catch((error) => {
+      fixes.lastChild.remove();
+      append(fixes, [h("p", { class: "hint" }, error && error.message ? error.message : String(error))]);
+    });
   }
 
   if (issue.status !== "resolved") {
