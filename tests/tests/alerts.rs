@@ -32,6 +32,8 @@ macro_rules! sample {
 
 const CUSTOM: &str = sample!("custom.json");
 const ALERTMANAGER: &str = sample!("alertmanager.json");
+const AZURE: &str = sample!("azure.json");
+const GCP: &str = sample!("gcp.json");
 const ALERTMANAGER_RESOLVED: &str = sample!("alertmanager-resolved.json");
 const GRAFANA: &str = sample!("grafana.json");
 const DATADOG: &str = sample!("datadog-default.json");
@@ -827,3 +829,34 @@ async fn provider_secrets_on_connectors_verify_sentry_and_pagerduty(app: TestApp
     assert_eq!(post_raw(&app, &url, PAGERDUTY, &pagerduty(&sentry_secret)).await.0, 401, "another tool's secret");
 }
 both_backends!(provider_secrets, provider_secrets_on_connectors_verify_sentry_and_pagerduty);
+
+/// Azure Monitor and Google Cloud Monitoring cannot send our headers: the key also comes as the
+/// password of basic authentication or as `auth_token`, over HTTPS only (what API Gateway and a
+/// TLS proxy in front of `causeloop serve` say with X-Forwarded-Proto).
+async fn keys_tools_can_send_are_accepted_over_https_only(app: TestApp) {
+    use base64::Engine as _;
+    let key = app.owner.clone();
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("azure:{}", key.key)));
+    let json = ("content-type", "application/json".to_string());
+    let https = ("x-forwarded-proto", "https".to_string());
+    let azure = path(key.workspace_id.as_str(), "azure");
+    let gcp = path(key.workspace_id.as_str(), "gcp");
+
+    let (status, refused) = post_raw(&app, &azure, AZURE, &[json.clone(), ("authorization", basic.clone())]).await;
+    assert_eq!((status, refused["error"].as_str()), (401, Some("https_required")), "{refused}");
+    let (status, body) = post_raw(&app, &azure, AZURE, &[json.clone(), https.clone(), ("authorization", basic)]).await;
+    assert_eq!(status, 202, "{body}");
+
+    let with_token = format!("{gcp}?auth_token={}", key.key);
+    let (status, refused) = post_raw(&app, &with_token, GCP, std::slice::from_ref(&json)).await;
+    assert_eq!((status, refused["error"].as_str()), (401, Some("https_required")), "{refused}");
+    let (status, body) = post_raw(&app, &with_token, GCP, &[json.clone(), https.clone()]).await;
+    assert_eq!(status, 202, "{body}");
+
+    // A wrong key in either place is the usual 401.
+    let wrong = format!("{gcp}?auth_token=clk_{}", "x".repeat(43));
+    assert_eq!(post_raw(&app, &wrong, GCP, &[json.clone(), https.clone()]).await.0, 401);
+    let wrong_basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("azure:not-a-key"));
+    assert_eq!(post_raw(&app, &azure, AZURE, &[json, https, ("authorization", wrong_basic)]).await.0, 401);
+}
+both_backends!(keys_in_basic_auth_or_auth_token_over_https_only, keys_tools_can_send_are_accepted_over_https_only);

@@ -46,7 +46,7 @@ use crate::events::{emit, envelope, issue_resolved};
 use crate::ingest::upsert_issue;
 use crate::messages::ClusterRequest;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -180,6 +180,7 @@ fn provider_headers(headers: &HeaderMap) -> Headers {
 async fn receive_alert(
     State(state): State<AppState>,
     Path((id, provider_name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     request_workspace: Option<Extension<RequestWorkspace>>,
     headers: HeaderMap,
     body: Bytes,
@@ -195,7 +196,7 @@ async fn receive_alert(
         return cloudwatch::receive(&state, workspace, &headers, &body, log_workspace).await;
     }
 
-    let (workspace, webhook_secret) = authenticate(&state, workspace, &headers).await?;
+    let (workspace, webhook_secret) = authenticate(&state, workspace, &headers, query.as_deref()).await?;
     log_workspace(&workspace);
     if body.len() > MAX_SINGLE_BODY_BYTES {
         return Err(body_too_large(body.len()));
@@ -215,15 +216,10 @@ async fn authenticate(
     state: &AppState,
     workspace: Option<WorkspaceId>,
     headers: &HeaderMap,
+    query: Option<&str>,
 ) -> Result<(WorkspaceId, String), ApiError> {
-    let presented = headers
-        .get(API_KEY_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .filter(|key| !key.is_empty())
-        .or_else(|| bearer_key(headers))
-        .filter(|key| looks_like_key(key))
-        .ok_or_else(unauthorized_key)?;
+    let presented = presented_key(headers, query)?;
+    let presented = presented.as_str();
     let record = state.store.key_by_hash(&hash_key(presented)).await?.ok_or_else(unauthorized_key)?;
     // The store matched on the hash; compare again in constant time, as the HTTP layer does.
     if !key_matches(presented, &record.key_hash) || record.revoked_at.is_some() {
@@ -240,6 +236,53 @@ async fn authenticate(
         ApiError::internal()
     })?;
     Ok((workspace, secret))
+}
+
+/// The query parameter Google Cloud Monitoring's token authentication appends to the URL.
+pub const AUTH_TOKEN_PARAMETER: &str = "auth_token";
+
+/// The key a tool presents: `X-API-Key`, a Bearer token, or, for tools that can send neither
+/// (Azure Monitor, Google Cloud Monitoring), the password of HTTP basic authentication or the
+/// `auth_token` query parameter. Those two travel in places proxies log and browsers keep, so
+/// they are accepted only over HTTPS: behind API Gateway, or a TLS proxy for `causeloop serve`,
+/// which say so with `X-Forwarded-Proto: https`.
+fn presented_key(headers: &HeaderMap, query: Option<&str>) -> Result<String, ApiError> {
+    let header_key = headers
+        .get(API_KEY_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .or_else(|| bearer_key(headers));
+    if let Some(key) = header_key {
+        return Some(key.to_string()).filter(|key| looks_like_key(key)).ok_or_else(unauthorized_key);
+    }
+    let basic_password = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, encoded)| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()
+        })
+        .and_then(|decoded| String::from_utf8(decoded).ok())
+        .and_then(|pair| pair.split_once(':').map(|(_, password)| password.to_string()));
+    let token = query.into_iter().flat_map(|query| query.split('&')).find_map(|pair| {
+        pair.strip_prefix(AUTH_TOKEN_PARAMETER).and_then(|rest| rest.strip_prefix('=')).map(str::to_string)
+    });
+    let key = basic_password.or(token).filter(|key| looks_like_key(key)).ok_or_else(unauthorized_key)?;
+    let over_https = headers
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
+    if !over_https {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "https_required",
+            "a key in basic authentication or in `auth_token` is accepted only over HTTPS (X-Forwarded-Proto: https)",
+        ));
+    }
+    Ok(key)
 }
 
 /// The provider's own signature check, with the key's webhook secret. Tools that cannot sign
