@@ -281,10 +281,7 @@ async fn crash_half_way_then_retry(backend: Backend) {
     assert_eq!(job["created"], 250, "each Issue counts as created once, including those written before the crash");
     assert_eq!(job["updated"], 50);
 
-    let issues = all_issues(&app).await;
-    assert_eq!(issues.len(), 250, "no duplicates, nothing lost");
-    let total: u64 = issues.iter().map(|issue| issue["occurrences"].as_u64().unwrap()).sum();
-    assert_eq!(total, 300, "every record applied exactly once");
+    assert_eq!(issues_and_occurrences(&app).await, (250, 300), "no duplicates, nothing lost, every record once");
 }
 
 async fn all_issues(app: &TestApp) -> Vec<Value> {
@@ -299,6 +296,13 @@ async fn all_issues(app: &TestApp) -> Vec<Value> {
             None => return issues,
         }
     }
+}
+
+/// How many Issues the workspace holds, and their occurrences summed: each record applied once
+/// shows as exactly one occurrence.
+async fn issues_and_occurrences(app: &TestApp) -> (usize, u64) {
+    let issues = all_issues(app).await;
+    (issues.len(), issues.iter().map(|issue| issue["occurrences"].as_u64().unwrap()).sum())
 }
 
 /// A batch whose transaction loses a race (another request wrote one of its Issues between
@@ -325,10 +329,11 @@ async fn lost_race_then_reapply(backend: Backend) {
     assert_eq!((body["accepted"].as_u64(), body["rejected"].as_array().map(Vec::len)), (Some(150), Some(0)));
     let job = app.wait_for_job(body["job_id"].as_str().unwrap()).await;
     assert_eq!((job["created"].as_u64(), job["updated"].as_u64()), (Some(0), Some(150)), "{job}");
-    let issues = all_issues(&app).await;
-    assert_eq!(issues.len(), 120);
-    let total: u64 = issues.iter().map(|issue| issue["occurrences"].as_u64().unwrap()).sum();
-    assert_eq!(total, 270, "120 single events and 150 batch records, each applied exactly once");
+    assert_eq!(
+        issues_and_occurrences(&app).await,
+        (120, 270),
+        "120 single events and 150 batch records, each applied exactly once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,10 +364,7 @@ async fn concurrent_batches_over_the_same_issues_count_each_record_once() {
         app.post("/v1/ingest/batch", &app.owner.key, &second)
     );
     assert_eq!((status_a, status_b), (202, 202), "{body_a} {body_b}");
-    let issues = all_issues(&app).await;
-    assert_eq!(issues.len(), 120);
-    let total: u64 = issues.iter().map(|issue| issue["occurrences"].as_u64().unwrap()).sum();
-    assert_eq!(total, 300, "every record of both batches applied exactly once");
+    assert_eq!(issues_and_occurrences(&app).await, (120, 300), "every record of both batches applied exactly once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
