@@ -314,11 +314,13 @@ async fn lost_race_then_reapply(backend: Backend) {
     let app =
         spawn_on(causeloop_tests::Stores { table: table.clone(), queue: real.queue.clone(), _dir: real._dir }).await;
     let key = &app.owner.key;
-    // Issues that exist already, so the batch's writes are conditioned on their versions.
-    for n in 0..120 {
-        let record = json!({"source": "ci", "external_id": format!("shared-{n}"), "title": "first"});
-        assert_eq!(app.post("/v1/ingest/events", key, &record).await.0, 202);
-    }
+    // Issues that exist already, so the batch's writes are conditioned on their versions; the
+    // worker has clustered them before the race, so no other writer is at work during it.
+    let first: Vec<Value> =
+        (0..120).map(|n| json!({"source": "ci", "external_id": format!("shared-{n}"), "title": "first"})).collect();
+    let (status, created) = app.post("/v1/ingest/batch", key, &json!({"records": first})).await;
+    assert_eq!(status, 202, "{created}");
+    app.wait_for_job(created["job_id"].as_str().unwrap()).await;
     let records: Vec<Value> = (0..150)
         .map(|n| json!({"source": "ci", "external_id": format!("shared-{}", n % 120), "title": format!("again {n}")}))
         .collect();
@@ -332,7 +334,7 @@ async fn lost_race_then_reapply(backend: Backend) {
     assert_eq!(
         issues_and_occurrences(&app).await,
         (120, 270),
-        "120 single events and 150 batch records, each applied exactly once"
+        "120 first records and 150 racing ones, each applied exactly once"
     );
 }
 

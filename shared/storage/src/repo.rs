@@ -319,7 +319,7 @@ impl Store {
     }
 
     /// Writes many Issues, each on the condition of [`Store::save_issue`], in as few
-    /// transactions as DynamoDB's limits allow ([`transaction_chunks`]), run concurrently. The
+    /// transactions as DynamoDB's limits allow ([`transaction_chunks`]), one after another. The
     /// answer is aligned with `issues`: the new version, or why that Issue's transaction failed
     /// (`ConditionFailed`: some Issue of it changed meanwhile; none of that transaction was
     /// written, so the caller re-reads and re-applies those Issues).
@@ -333,7 +333,12 @@ impl Store {
         }
         let chunks = transaction_chunks(writes);
         let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
-        let outcomes = futures_util::future::join_all(chunks.into_iter().map(|chunk| self.table.transact(chunk))).await;
+        // One after another: a few round trips for a whole batch, and no transaction of this
+        // request ever overlaps another of it.
+        let mut outcomes = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
+            outcomes.push(self.table.transact(chunk).await);
+        }
         let mut answer = Vec::with_capacity(issues.len());
         let mut versions = versions.into_iter();
         for (size, outcome) in sizes.into_iter().zip(outcomes) {
