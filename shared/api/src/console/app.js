@@ -105,6 +105,23 @@ function showError(error) {
   box.hidden = false;
 }
 
+// A row's action: disabled while it runs (and for good when the key may not do it); an API
+// error shows in the alert box.
+function actionButton(label, enabled, handler) {
+  const button = h("button", { type: "button", class: "secondary", disabled: !enabled }, label);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await handler();
+    } catch (error) {
+      showError(error);
+    } finally {
+      button.disabled = !enabled;
+    }
+  });
+  return button;
+}
+
 function showNotice(message) {
   const box = document.getElementById("alert");
   clear(box);
@@ -564,32 +581,18 @@ async function integrationsPage(view) {
   const rows = connectors.data.map((connector) => {
     const actions = h("td", { class: "actions" });
     const details = h("td", { class: "details" });
-    const act = (label, enabled, handler) => {
-      const button = h("button", { type: "button", class: "secondary", disabled: !enabled }, label);
-      button.addEventListener("click", async () => {
-        button.disabled = true;
-        try {
-          await handler();
-        } catch (error) {
-          showError(error);
-        } finally {
-          button.disabled = !enabled;
-        }
-      });
-      return button;
-    };
     append(actions, [
-      act("Test", admin, async () => {
+      actionButton("Test", admin, async () => {
         const result = await api("POST", `/v1/connectors/${connector.id}/test`);
         const outcome = `Test ${result.success ? "passed" : "failed"}: ${text(result.message)}`;
         if (result.success) showNotice(outcome);
         else showError(outcome);
       }),
-      act("Sync now", admin, async () => {
+      actionButton("Sync now", admin, async () => {
         await api("POST", `/v1/connectors/${connector.id}/sync`);
         showNotice("Sync started.");
       }),
-      act("Sync history", true, async () => {
+      actionButton("Sync history", true, async () => {
         const history = await api("GET", `/v1/connectors/${connector.id}/syncs` + query({ limit: 20 }));
         clear(details);
         append(details, [
@@ -605,7 +608,7 @@ async function integrationsPage(view) {
       if (connector.inbound_webhook_id) {
         append(details, [h("p", {}, "Inbound webhook URL: ", h("code", {}, inboundUrl(connector.id)))]);
         append(actions, [
-          act("Rotate secret", admin || can("webhooks:admin"), async () => {
+          actionButton("Rotate secret", admin || can("webhooks:admin"), async () => {
             const rotated = await api("POST", `/v1/webhooks/${connector.inbound_webhook_id}/rotate`, {});
             clear(secrets);
             append(secrets, [secretPanel(`New signing secret of ${connector.display_name}`, [["Signing secret", rotated.signing_secret]])]);
@@ -615,7 +618,7 @@ async function integrationsPage(view) {
         ]);
       } else {
         append(actions, [
-          act("Register inbound webhook", can("webhooks:admin"), async () => {
+          actionButton("Register inbound webhook", can("webhooks:admin"), async () => {
             const registered = await api("POST", "/v1/webhooks", { url: inboundUrl(connector.id), connector_id: connector.id });
             render();
             await whenRendered();
@@ -763,20 +766,6 @@ async function webhooksPage(view) {
   secrets.id = "webhook-secrets";
 
   const rows = endpoints.map((webhook) => {
-    const act = (label, enabled, handler) => {
-      const button = h("button", { type: "button", class: "secondary", disabled: !enabled }, label);
-      button.addEventListener("click", async () => {
-        button.disabled = true;
-        try {
-          await handler();
-        } catch (error) {
-          showError(error);
-        } finally {
-          button.disabled = !enabled;
-        }
-      });
-      return button;
-    };
     return h(
       "tr",
       {},
@@ -786,27 +775,27 @@ async function webhooksPage(view) {
       h(
         "td",
         { class: "actions" },
-        act("Send test", admin, async () => {
+        actionButton("Send test", admin, async () => {
           await api("POST", `/v1/webhooks/${webhook.id}/test`);
           showNotice("Test ping queued.");
           await showDeliveries(deliveries, webhook);
         }),
-        act("Deliveries", true, () => showDeliveries(deliveries, webhook)),
-        act("Rotate secret", admin, async () => {
+        actionButton("Deliveries", true, () => showDeliveries(deliveries, webhook)),
+        actionButton("Rotate secret", admin, async () => {
           const rotated = await api("POST", `/v1/webhooks/${webhook.id}/rotate`, {});
           clear(secrets);
           append(secrets, [secretPanel(`New signing secret of ${webhook.url}`, [["Signing secret", rotated.signing_secret]])]);
         }),
-        act("Edit", admin, async () => {
+        actionButton("Edit", admin, async () => {
           clear(editor);
           append(editor, [endpointEditor(webhook)]);
           editor.querySelector("input").focus();
         }),
-        act(webhook.enabled ? "Disable" : "Enable", admin, async () => {
+        actionButton(webhook.enabled ? "Disable" : "Enable", admin, async () => {
           await api("PATCH", `/v1/webhooks/${webhook.id}`, { enabled: !webhook.enabled });
           render();
         }),
-        act("Delete", admin, async () => {
+        actionButton("Delete", admin, async () => {
           await api("DELETE", `/v1/webhooks/${webhook.id}`);
           render();
         }),
