@@ -22,6 +22,7 @@ pub mod events;
 pub mod faults;
 pub mod integrations;
 pub mod receiver;
+pub mod vendors;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
