@@ -6,6 +6,7 @@
 use crate::outbound::OutboundClient;
 use crate::state::AppState;
 use crate::workers::deliver::DeliverWorker;
+use crate::workers::sync::{run_schedule, SyncWorker};
 use crate::workers::{self, cluster};
 use crate::{alerts, connectors, console, inbound, ingest, issues, keys, patterns, predictions, webhooks};
 use axum::Router;
@@ -140,6 +141,8 @@ pub enum Role {
     Http(Families),
     /// A worker on a queue's event source mapping.
     Worker(QueueName),
+    /// A worker on a queue that also runs the minute schedule (EventBridge) feeding that queue.
+    ScheduledWorker(QueueName),
 }
 
 /// The Lambda functions of `template.yaml`, by their binary names.
@@ -154,10 +157,11 @@ pub enum Function {
     Deliver,
     Keys,
     Console,
+    Sync,
 }
 
 impl Function {
-    pub const ALL: [Function; 9] = [
+    pub const ALL: [Function; 10] = [
         Function::Ingest,
         Function::Issues,
         Function::Connectors,
@@ -167,6 +171,7 @@ impl Function {
         Function::Deliver,
         Function::Keys,
         Function::Console,
+        Function::Sync,
     ];
 
     /// The one table of which function serves what.
@@ -183,6 +188,8 @@ impl Function {
             Function::Keys => Role::Http(Families::of(&[Family::Keys])),
             // Static assets only, so it is granted no table or queue access at all.
             Function::Console => Role::Http(Families::of(&[Family::Console])),
+            // Managed connectors' syncs, and the scheduler that starts them.
+            Function::Sync => Role::ScheduledWorker(QueueName::Sync),
         }
     }
 
@@ -190,7 +197,7 @@ impl Function {
     pub const fn families(self) -> Families {
         match self.role() {
             Role::Http(families) => families,
-            Role::Worker(_) => Families(0),
+            Role::Worker(_) | Role::ScheduledWorker(_) => Families(0),
         }
     }
 
@@ -206,6 +213,7 @@ impl Function {
             Function::Deliver => "deliver",
             Function::Keys => "keys",
             Function::Console => "console",
+            Function::Sync => "sync",
         }
     }
 }
@@ -227,6 +235,34 @@ pub fn route_table() -> Vec<(&'static str, &'static str)> {
 pub fn spawn_workers(state: &AppState, outbound: OutboundClient) {
     spawn_cluster_worker(state);
     spawn_delivery_worker(state, outbound);
+    spawn_sync_worker(state);
+    spawn_scheduler(state, SCHEDULE_EVERY);
+}
+
+/// How often the scheduler looks for due syncs (EventBridge's `rate(1 minute)` on AWS).
+pub const SCHEDULE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The sync worker polling the sync queue.
+pub fn spawn_sync_worker(state: &AppState) {
+    let worker = SyncWorker::new(state.clone());
+    tokio::spawn(workers::poll_queue(state.queue.clone(), QueueName::Sync, move |batch| {
+        let worker = worker.clone();
+        async move { worker.handle_batch(batch).await }
+    }));
+}
+
+/// The scheduler, every `every`, as EventBridge runs it on AWS.
+pub fn spawn_scheduler(state: &AppState, every: std::time::Duration) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            if let Err(err) = run_schedule(&state, causeloop_storage::clock::now_millis() as i64).await {
+                tracing::warn!(error = %err, "the sync scheduler failed; it runs again next minute");
+            }
+        }
+    });
 }
 
 /// The cluster worker polling the cluster queue.

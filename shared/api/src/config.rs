@@ -2,12 +2,16 @@
 //! per process into one typed value. (The AWS SDK reads its own standard variables, such as
 //! `AWS_ENDPOINT_URL`, itself.)
 
+use causeloop_connectors::oauth::ClientSettings;
 use causeloop_domain::sealed::SecretBox;
 use causeloop_storage::{QueueName, QueueUrls};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The environment variable holding the master key: base64 of 32 random bytes.
 pub const SECRET_KEY_ENV: &str = "CAUSELOOP_SECRET_KEY";
+
+/// The connector types whose OAuth clients a deployment configures.
+pub const OAUTH_TYPES: [&str; 4] = ["jira", "github", "pagerduty", "servicenow"];
 
 #[derive(Clone, Default)]
 pub struct Config {
@@ -27,6 +31,16 @@ pub struct Config {
     /// Whether `SSL_CERT_FILE` or `SSL_CERT_DIR` names a trust store of the deployment's own (a
     /// proxy with its own CA); without one the AWS clients trust the bundled Amazon roots.
     pub custom_trust_store: bool,
+    /// Per connector type with OAuth (`jira`, `github`, `pagerduty`, `servicenow`):
+    /// `CAUSELOOP_OAUTH_<TYPE>_CLIENT_ID`, `_CLIENT_SECRET`, `_AUTHORIZE_URL`, `_TOKEN_URL`
+    /// (the URLs default to the vendor's own, see `causeloop_connectors`).
+    pub oauth_clients: BTreeMap<String, ClientSettings>,
+    /// `CAUSELOOP_OAUTH_JIRA_API_URL`: Atlassian's API gateway (`https://api.atlassian.com`),
+    /// which serves `accessible-resources` and `/ex/jira/<cloudId>`.
+    pub oauth_jira_api_url: Option<String>,
+    /// `CAUSELOOP_PUBLIC_URL`: the service's public base URL, for OAuth redirect URIs; without it
+    /// the redirect URI is built from the request's `Host` (and `X-Forwarded-Proto`).
+    pub public_url: Option<String>,
     /// `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL` (see [`crate::telemetry`]).
     pub rust_log: Option<String>,
     pub lambda_log_level: Option<String>,
@@ -53,7 +67,23 @@ impl Config {
             None => None,
             Some(text) => Some(SecretBox::from_base64(&text).map_err(|err| format!("{SECRET_KEY_ENV}: {err}"))?),
         };
+        let mut oauth_clients = BTreeMap::new();
+        for kind in OAUTH_TYPES {
+            let prefix = format!("CAUSELOOP_OAUTH_{}_", kind.to_ascii_uppercase());
+            let client = ClientSettings {
+                client_id: set(&format!("{prefix}CLIENT_ID")).unwrap_or_default(),
+                client_secret: set(&format!("{prefix}CLIENT_SECRET")).unwrap_or_default(),
+                authorize_url: set(&format!("{prefix}AUTHORIZE_URL")).unwrap_or_default(),
+                token_url: set(&format!("{prefix}TOKEN_URL")).unwrap_or_default(),
+            };
+            if client != ClientSettings::default() {
+                oauth_clients.insert(kind.to_string(), client);
+            }
+        }
         Ok(Config {
+            oauth_clients,
+            oauth_jira_api_url: set("CAUSELOOP_OAUTH_JIRA_API_URL"),
+            public_url: set("CAUSELOOP_PUBLIC_URL"),
             table_name: set("TABLE_NAME"),
             queues,
             allow_private_targets: var("ALLOW_PRIVATE_TARGETS").is_some_and(|value| value == "true"),
@@ -87,8 +117,19 @@ mod tests {
             ("AWS_REGION", "eu-west-1"),
             ("AWS_ACCESS_KEY_ID", "AKIA"),
             ("RUST_LOG", "debug"),
+            ("CAUSELOOP_OAUTH_JIRA_CLIENT_ID", "jira-client"),
+            ("CAUSELOOP_OAUTH_JIRA_CLIENT_SECRET", "jira-secret"),
+            ("CAUSELOOP_OAUTH_JIRA_TOKEN_URL", "http://127.0.0.1:9/oauth/token"),
+            ("CAUSELOOP_OAUTH_JIRA_API_URL", "http://127.0.0.1:9"),
+            ("CAUSELOOP_PUBLIC_URL", "https://causeloop.example"),
         ])
         .unwrap();
+        let jira = &config.oauth_clients["jira"];
+        assert_eq!((jira.client_id.as_str(), jira.client_secret.as_str()), ("jira-client", "jira-secret"));
+        assert_eq!((jira.token_url.as_str(), jira.authorize_url.as_str()), ("http://127.0.0.1:9/oauth/token", ""));
+        assert!(!config.oauth_clients.contains_key("github"));
+        assert_eq!(config.oauth_jira_api_url.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(config.public_url.as_deref(), Some("https://causeloop.example"));
         assert_eq!(config.table_name.as_deref(), Some("causeloop"));
         assert_eq!(
             config.queues[&QueueName::Cluster],

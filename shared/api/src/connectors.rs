@@ -6,10 +6,13 @@
 //!   (422 with the reason), so a client sees every problem of its request at once.
 //! * Credentials are write-only: sealed with the master key before storage, never returned,
 //!   never logged; responses name which credential fields are set, never their values.
-//! * Every creatable type (`custom_api`, `cloudwatch`, and push-only `sentry` / `pagerduty`)
-//!   receives pushed data and needs no outbound connection, so it is `connected` at creation.
+//! * Push types are `connected` at creation. A polling type (Jira, GitHub, PagerDuty, ServiceNow,
+//!   Datadog) created with credentials is `connected` and starts its first sync (a backfill) at
+//!   once; created without, it is `needs_auth` until its OAuth flow completes (`oauth.rs`).
+//! * `POST /v1/connectors/{id}/sync` starts a sync run by the sync worker (`workers/sync.rs`);
+//!   `GET /v1/connectors/{id}/syncs` shows the runs with the connector's other history.
 //!
-//! Scopes: `connectors:read` for reads, `connectors:admin` for writes, test and sync.
+//! Scopes: `connectors:read` for reads, `connectors:admin` for writes, test, sync and OAuth.
 
 use crate::fields::{optional_bool, optional_object, optional_string, reject_unknown, required_string};
 use crate::secrets::{open_valid_secrets, seal_credentials, secret_box};
@@ -20,9 +23,13 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
+use crate::oauth::{can_poll, status_without_poll};
+use crate::workers::sync::{parse_mode, start_sync};
 use causeloop_domain::catalog::{
-    check_type_rules, connector_type, validate_config, validate_credentials, ConnectorType, CATALOG,
+    check_type_rules, connector_type, schedule_minutes, validate_config, validate_credentials, ConnectorType, CATALOG,
 };
+use causeloop_domain::sync::{StartRefused, SyncMode, SyncRun};
+use causeloop_domain::time_fmt::{format_unix_millis, parse_unix_millis};
 use causeloop_domain::delivery::DeliveryStatus;
 use causeloop_domain::limits::MAX_CONNECTORS_PER_WORKSPACE;
 use causeloop_domain::{ConnectorId, DeliveryId, FieldError, Scope, SyncId, WorkspaceId};
@@ -48,6 +55,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/connectors/{id}/sync"),
     ("GET", "/v1/connectors/{id}/syncs"),
     ("GET", "/v1/integrations/health"),
+    ("POST", "/v1/connectors/{id}/oauth/start"),
+    ("GET", "/v1/oauth/callback"),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -59,6 +68,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/connectors/{id}/sync", post(sync))
         .route("/v1/connectors/{id}/syncs", get(syncs))
         .route("/v1/integrations/health", get(health))
+        .route("/v1/connectors/{id}/oauth/start", post(crate::oauth::start))
+        .route(crate::oauth::CALLBACK_PATH, get(crate::oauth::callback))
 }
 
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -69,19 +80,52 @@ pub const STATUS_CONNECTED: &str = "connected";
 const HEALTH_WINDOW_RECORDS: usize = 1_000;
 const HEALTH_WINDOW_SECONDS: u64 = 24 * 3600;
 
-/// The API's view of a connector: never its credentials, only which fields are set.
+/// The API's view of a connector: never its credentials or tokens, only which fields are set and
+/// whether an OAuth grant is held. A disabled connector's status is `disabled`.
 pub fn connector_view(connector: &Connector) -> Value {
+    let polls = connector_type(&connector.connector_type).is_some_and(ConnectorType::polls);
+    let sync = polls.then(|| {
+        json!({
+            "schedule_minutes": schedule_minutes(connector.config.as_object().unwrap_or(&Map::new())),
+            "watermark": connector.sync.watermark_millis.map(|at| format_unix_millis(at.max(0) as u64)),
+            "last_sync": connector.sync.run.as_ref().map(sync_view),
+        })
+    });
     json!({
         "id": connector.id,
         "type": connector.connector_type,
         "display_name": connector.display_name,
-        "status": connector.status,
+        "status": if connector.enabled { connector.status.as_str() } else { "disabled" },
         "enabled": connector.enabled,
         "config": connector.config,
         "credential_fields_set": connector.credential_fields,
+        "oauth_connected": connector.oauth.as_ref().is_some_and(|grant| grant.sealed_tokens.is_some()),
         "inbound_webhook_id": connector.inbound_webhook_id,
+        "sync": sync,
         "created_at": connector.created_at,
         "updated_at": connector.updated_at,
+    })
+}
+
+/// A sync run as the API shows it (the vendor cursor left out).
+pub fn sync_view(run: &SyncRun) -> Value {
+    let at = |millis: i64| format_unix_millis(millis.max(0) as u64);
+    json!({
+        "sync_id": run.id,
+        "mode": run.mode,
+        "status": run.status,
+        "since": at(run.since_millis),
+        "until": at(run.until_millis),
+        "started_at": at(run.started_at_millis),
+        "finished_at": run.finished_at_millis.map(at),
+        "pages": run.counts.pages,
+        "records_seen": run.counts.records_seen,
+        "records_skipped": run.counts.records_skipped,
+        "issues_created": run.counts.issues_created,
+        "issues_updated": run.counts.issues_updated,
+        "issues_resolved": run.counts.issues_resolved,
+        "resume_after": run.resume_after_millis.map(at),
+        "error": run.error,
     })
 }
 
@@ -122,9 +166,10 @@ fn validate_against_catalog(
     kind: &ConnectorType,
     credentials: &Map<String, Value>,
     config: &Map<String, Value>,
+    allow_http: bool,
 ) -> Result<(), ApiError> {
     validate_credentials(kind, credentials).map_err(ApiError::field)?;
-    validate_config(kind, config).map_err(ApiError::field)?;
+    validate_config(kind, config, allow_http).map_err(ApiError::field)?;
     check_type_rules(kind, config).map_err(ApiError::field)
 }
 
@@ -145,7 +190,7 @@ async fn create(
     let credentials = optional_object(&body, "credentials")?.unwrap_or_default();
     let config = optional_object(&body, "config")?.unwrap_or_default();
     let enabled = optional_bool(&body, "enabled")?.unwrap_or(true);
-    validate_against_catalog(kind, &credentials, &config)?;
+    validate_against_catalog(kind, &credentials, &config, state.settings.allow_private_targets)?;
     if !kind.available {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -176,7 +221,7 @@ async fn create(
     } else {
         Some(seal_credentials(secret_box(&state.settings)?, workspace, &id, &credentials))
     };
-    let connector = Connector {
+    let mut connector = Connector {
         id,
         workspace_id: workspace.clone(),
         connector_type: kind.id.to_string(),
@@ -187,10 +232,23 @@ async fn create(
         sealed_credentials,
         credential_fields: field_names(&credentials),
         inbound_webhook_id: None,
+        sync: Default::default(),
+        oauth: None,
         created_at: now.clone(),
         updated_at: now,
     };
+    let polls_now = kind.polls() && can_poll(&connector);
+    if kind.polls() && !polls_now {
+        connector.status = status_without_poll(&connector).to_string();
+    }
     state.store.insert_connector(&connector).await?;
+    if polls_now && enabled {
+        let started =
+            start_sync(&state, workspace, &connector.id, SyncMode::Incremental, None, now_millis() as i64).await?;
+        if let Some(Ok(run)) = started {
+            connector.sync.run = Some(run);
+        }
+    }
     Ok((StatusCode::CREATED, Json(connector_view(&connector))))
 }
 
@@ -257,7 +315,7 @@ async fn update(
         // Stored credentials passed validation when written; check only the names here.
         None => connector.credential_fields.iter().map(|name| (name.clone(), Value::String("set".into()))).collect(),
     };
-    validate_against_catalog(kind, &credentials_for_check, &config)?;
+    validate_against_catalog(kind, &credentials_for_check, &config, state.settings.allow_private_targets)?;
     connector.config = Value::Object(config);
     if let Some(credentials) = new_credentials {
         connector.sealed_credentials = if credentials.is_empty() {
@@ -266,6 +324,13 @@ async fn update(
             Some(seal_credentials(secret_box(&state.settings)?, workspace, &connector.id, &credentials))
         };
         connector.credential_fields = field_names(&credentials);
+        if kind.polls() {
+            connector.status = if can_poll(&connector) {
+                STATUS_CONNECTED.to_string()
+            } else {
+                status_without_poll(&connector).to_string()
+            };
+        }
     }
     connector.updated_at = now_rfc3339();
     state.store.save_connector(&connector, stored.version).await?;
@@ -354,31 +419,85 @@ async fn test_custom_api(state: &AppState, connector: &Connector, now: &str) -> 
     Ok((true, format!("the connector is enabled and its inbound webhook {} has a signing secret", webhook.id)))
 }
 
-/// `POST /v1/connectors/{id}/sync`: only types that poll can sync, and none of the creatable
-/// types does (polling types are `available: false` in the catalog); the answer says how their
-/// data arrives instead.
+/// `POST /v1/connectors/{id}/sync` with `{"mode": "incremental"}` (the default) or
+/// `{"mode": "backfill", "since": "<RFC 3339>"}`: starts a sync run (202) for the sync worker.
+/// Only polling types sync; the answer for a push type says how its data arrives instead.
 async fn sync(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Scope::ConnectorsAdmin)?;
     let connector = load(&state.store, &principal.workspace_id, &id).await?.value;
     let kind = catalog_entry(&connector.connector_type)?;
-    let how = match (kind.id, causeloop_providers::provider(kind.id)) {
-        ("custom_api", _) => "its events are pushed through the ingestion API or its inbound webhook",
-        (_, Some(provider)) if provider.auth() == AuthRequirement::SnsSignature => "its alarms are pushed by SNS",
-        (_, Some(_)) => "the tool pushes its events to /v1/webhooks/{workspace_id}/<type>; polling is not built yet",
-        (_, None) => "polling for this type is not built yet",
-    };
-    Err::<StatusCode, _>(
-        ApiError::new(
+    if !kind.polls() {
+        let how = match (kind.id, causeloop_providers::provider(kind.id)) {
+            ("custom_api", _) => "its events are pushed through the ingestion API or its inbound webhook",
+            (_, Some(provider)) if provider.auth() == AuthRequirement::SnsSignature => "its alarms are pushed by SNS",
+            (_, Some(_)) => "the tool pushes its events to /v1/webhooks/{workspace_id}/<type>",
+            (_, None) => "polling for this type is not built",
+        };
+        return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "sync_not_supported",
             format!("`{}` connectors cannot sync: {how}", kind.id),
         )
-        .with("connector_type", kind.id),
-    )
+        .with("connector_type", kind.id));
+    }
+    let request = if body.is_empty() { Map::new() } else { json_object(&headers, &body, MAX_REQUEST_BYTES)? };
+    reject_unknown(&request, &["mode", "since"])?;
+    let mode = match optional_string(&request, "mode", 32)? {
+        None => SyncMode::Incremental,
+        Some(word) => parse_mode(&word).ok_or_else(|| {
+            ApiError::field(FieldError::new("mode", "invalid_value", "`mode` must be `incremental` or `backfill`"))
+        })?,
+    };
+    let since = match optional_string(&request, "since", 64)? {
+        None => None,
+        Some(_) if mode == SyncMode::Incremental => {
+            return Err(ApiError::field(FieldError::new(
+                "since",
+                "invalid_value",
+                "`since` belongs to a backfill; an incremental sync reads from the connector's watermark",
+            )))
+        }
+        Some(text) => Some(
+            parse_unix_millis(&text)
+                .ok_or_else(|| ApiError::field(FieldError::new("since", "invalid_value", "`since` must be an RFC 3339 time")))?
+                as i64,
+        ),
+    };
+    if !connector.enabled {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "connector_disabled",
+            "the connector is disabled; enable it with PATCH /v1/connectors/{id}",
+        ));
+    }
+    if !can_poll(&connector) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "needs_auth",
+            "the connector has no credentials or OAuth grant to poll with: set its credentials with PATCH, or \
+             authorize it with POST /v1/connectors/{id}/oauth/start",
+        ));
+    }
+    let now = now_millis() as i64;
+    match start_sync(&state, &principal.workspace_id, &connector.id, mode, since, now).await? {
+        None => Err(ApiError::not_found("connector")),
+        Some(Ok(run)) => Ok((StatusCode::ACCEPTED, Json(json!({"sync_id": run.id, "status": "queued", "mode": run.mode})))),
+        Some(Err(StartRefused::InProgress(sync_id))) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "sync_in_progress",
+            format!("sync {sync_id} of this connector is running; wait for it to finish"),
+        )
+        .with("sync_id", sync_id)),
+        Some(Err(StartRefused::BadSince(why))) => {
+            Err(ApiError::field(FieldError::new("since", "invalid_value", why)))
+        }
+    }
 }
 
 async fn syncs(

@@ -193,6 +193,7 @@ async fn record_delivery(
         outcome: outcome.to_string(),
         issue_id,
         error,
+        sync: None,
     };
     state.store.record_sync(workspace, connector, &record).await?;
     Ok(())

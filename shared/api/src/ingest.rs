@@ -205,8 +205,11 @@ async fn ingest_batch(
     }
 
     let now = now_rfc3339();
-    let (outcomes, resolved) = apply_batch(&state.store, &workspace, &job_id, &accepted, &now).await?;
-    let created = outcomes.values().filter(|created| **created).count();
+    let with_events: Vec<(String, &NormalizedRecord)> =
+        accepted.iter().map(|(index, record)| (batch_event(&job_id, *index), record)).collect();
+    let outcome = apply_records(&state.store, &workspace, &with_events, &now).await?;
+    let created = outcome.applied.iter().filter(|applied| applied.answer() == "created").count();
+    let resolved = outcome.resolved;
     let record_issue_ids: Vec<IssueId> =
         accepted.iter().map(|(_, record)| IssueId::derive(&workspace, &record.source, &record.external_id)).collect();
 
@@ -249,80 +252,90 @@ async fn ingest_batch(
     Ok((StatusCode::ACCEPTED, Json(BatchAccepted { job_id: job_id.to_string(), accepted: job.accepted, rejected })))
 }
 
-/// Applies the accepted records: each Issue's records in order, in memory, on the Issue as read.
-/// Round trips do not grow with the records one by one: the Issues are read with one batched
-/// read per 100 and written in transactions of up to 100, conditioned on the versions read.
-/// An Issue whose transaction lost a race (another request wrote one of its Issues meanwhile)
-/// is re-read and re-applied alone; it remembers the ingest events it applied, so nothing
-/// counts twice. Returns, per record index, whether it created its Issue, and the Issues that a
-/// record resolved (each as that record left it).
-async fn apply_batch(
+/// What [`apply_records`] did.
+#[derive(Debug, Default)]
+pub struct AppliedRecords {
+    /// Per record, in the order given: what applying it did.
+    pub applied: Vec<Applied>,
+    /// The Issues a record resolved, each as that record left it.
+    pub resolved: Vec<Issue>,
+    /// Every Issue a record changed, as stored.
+    pub changed: Vec<Issue>,
+}
+
+/// Applies records, each with its ingest-event id: each Issue's records in order, in memory, on
+/// the Issue as read. Round trips do not grow with the records one by one: the Issues are read
+/// with one batched read per 100 and written in transactions of up to 100, conditioned on the
+/// versions read. An Issue whose transaction lost a race (another request wrote one of its
+/// Issues meanwhile) is re-read and re-applied alone; it remembers the ingest events it applied,
+/// so nothing counts twice.
+pub async fn apply_records(
     store: &Store,
     workspace: &WorkspaceId,
-    job_id: &JobId,
-    accepted: &[(usize, NormalizedRecord)],
+    records: &[(String, &NormalizedRecord)],
     now: &str,
-) -> Result<(BTreeMap<usize, bool>, Vec<Issue>), ApiError> {
-    let mut by_issue: BTreeMap<IssueId, Vec<IndexedRecord>> = BTreeMap::new();
-    for (index, record) in accepted {
-        by_issue
-            .entry(IssueId::derive(workspace, &record.source, &record.external_id))
-            .or_default()
-            .push((*index, record));
+) -> Result<AppliedRecords, StoreError> {
+    let mut by_issue: BTreeMap<IssueId, Vec<usize>> = BTreeMap::new();
+    for (position, (_, record)) in records.iter().enumerate() {
+        by_issue.entry(IssueId::derive(workspace, &record.source, &record.external_id)).or_default().push(position);
     }
     let ids: Vec<IssueId> = by_issue.keys().cloned().collect();
     let stored = store.issues(workspace, &ids).await?;
 
-    let mut outcomes = BTreeMap::new();
+    let mut applied: Vec<Option<Applied>> = vec![None; records.len()];
     let mut changed: Vec<ChangedIssue> = Vec::new();
-    for (records, existing) in by_issue.values().zip(stored) {
+    for (positions, existing) in by_issue.values().zip(stored) {
         let read_version = existing.as_ref().map(|stored| stored.version);
         let mut issue = existing.map(|stored| stored.value);
         let mut any_change = false;
         let mut resolved = Vec::new();
-        for (index, record) in records {
-            let (applied_to, applied) =
-                Issue::apply(issue.take(), workspace, record, &batch_event(job_id, *index), now);
-            outcomes.insert(*index, applied.answer() == "created");
-            any_change |= applied.changed();
-            if applied.resolved(&applied_to) {
+        for &position in positions {
+            let (event, record) = &records[position];
+            let (applied_to, outcome) = Issue::apply(issue.take(), workspace, record, event, now);
+            applied[position] = Some(outcome);
+            any_change |= outcome.changed();
+            if outcome.resolved(&applied_to) {
                 resolved.push(applied_to.clone());
             }
             issue = Some(applied_to);
         }
         if let (true, Some(issue)) = (any_change, issue) {
-            changed.push((issue, read_version, records, resolved));
+            changed.push((issue, read_version, positions, resolved));
         }
     }
 
     let writes: Vec<(&Issue, Option<u64>)> = changed.iter().map(|(issue, read, ..)| (issue, *read)).collect();
     let saved = store.save_issues(&writes).await;
-    let mut resolved_issues = Vec::new();
-    for ((_, _, records, resolved), saved) in changed.into_iter().zip(saved) {
+    let mut result = AppliedRecords::default();
+    for ((issue, _, positions, resolved), saved) in changed.into_iter().zip(saved) {
         match saved {
-            Ok(_) => resolved_issues.extend(resolved),
-            Err(StoreError::ConditionFailed) => {
-                for (index, record) in records.iter() {
-                    let (issue, applied) =
-                        upsert_issue(store, workspace, record, &batch_event(job_id, *index), now).await?;
-                    outcomes.insert(*index, applied.answer() == "created");
-                    if applied.resolved(&issue) {
-                        resolved_issues.push(issue);
-                    }
-                }
+            Ok(_) => {
+                result.resolved.extend(resolved);
+                result.changed.push(issue);
             }
-            Err(err) => return Err(err.into()),
+            Err(StoreError::ConditionFailed) => {
+                let mut last = None;
+                for &position in positions {
+                    let (event, record) = &records[position];
+                    let (issue, outcome) = upsert_issue(store, workspace, record, event, now).await?;
+                    applied[position] = Some(outcome);
+                    if outcome.resolved(&issue) {
+                        result.resolved.push(issue.clone());
+                    }
+                    last = Some(issue);
+                }
+                result.changed.extend(last);
+            }
+            Err(err) => return Err(err),
         }
     }
-    Ok((outcomes, resolved_issues))
+    result.applied = applied.into_iter().map(|outcome| outcome.expect("every record is applied")).collect();
+    Ok(result)
 }
 
-/// An accepted record with its index in the batch.
-type IndexedRecord<'a> = (usize, &'a NormalizedRecord);
-
-/// An Issue a batch changed: as it is to be written, the version read, its records, and the
-/// states in which a record resolved it.
-type ChangedIssue<'a> = (Issue, Option<u64>, &'a [IndexedRecord<'a>], Vec<Issue>);
+/// An Issue the records changed: as it is to be written, the version read, its records'
+/// positions, and the states in which a record resolved it.
+type ChangedIssue<'a> = (Issue, Option<u64>, &'a [usize], Vec<Issue>);
 
 /// The ingest-event id of record `index` of a batch job: a retried job re-applies nothing.
 fn batch_event(job_id: &JobId, index: usize) -> String {

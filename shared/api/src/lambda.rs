@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::outbound::OutboundClient;
 use crate::state::AppState;
 use crate::workers::deliver::DeliverWorker;
+use crate::workers::sync::{run_schedule, SyncWorker};
 use crate::workers::{cluster, sqs_event};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use axum::Router;
@@ -40,6 +41,33 @@ pub async fn run_deliver() -> Result<(), Error> {
         async move { Ok::<_, Error>(deliver_batch(&worker, event.payload).await) }
     }))
     .await
+}
+
+/// Runs the sync worker on the sync queue's event source mapping, and the scheduler when
+/// EventBridge's schedule invokes the function (an event without `Records`).
+pub async fn run_sync() -> Result<(), Error> {
+    let state = start().await?;
+    let worker = SyncWorker::new(state.clone());
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        let (state, worker) = (state.clone(), worker.clone());
+        async move { sync_event(&state, &worker, event.payload).await }
+    }))
+    .await
+}
+
+/// One invocation of the sync function: an SQS batch for the worker, else a scheduled tick.
+pub async fn sync_event(
+    state: &AppState,
+    worker: &SyncWorker,
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, Error> {
+    if payload.get("Records").is_some() {
+        let event: SqsEvent = serde_json::from_value(payload)?;
+        let response = sqs_event::batch_response(worker.handle_batch(sqs_event::work_messages(event)).await);
+        return Ok(serde_json::to_value(response)?);
+    }
+    let report = run_schedule(state, causeloop_storage::clock::now_millis() as i64).await?;
+    Ok(serde_json::json!({"started": report.started, "requeued": report.requeued}))
 }
 
 /// An SQS event through the cluster worker, as a partial batch failure response.

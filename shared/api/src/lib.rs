@@ -23,6 +23,7 @@ pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod messages;
+pub mod oauth;
 pub mod outbound;
 pub mod patterns;
 pub mod predictions;

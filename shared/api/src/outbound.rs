@@ -1,4 +1,5 @@
-//! The HTTP client that posts webhook deliveries, with the SSRF guard applied at connection time.
+//! The HTTP client that posts webhook deliveries and calls vendors' APIs for managed connectors,
+//! with the SSRF guard applied at connection time.
 //!
 //! Registration already refused private targets, but DNS can change afterwards (rebinding), so
 //! the guard runs again for every connection: the client resolves names only through
@@ -20,6 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const USER_AGENT: &str = "Causeloop-Webhooks/1.0";
+/// The most of one vendor answer read (a page of records, a token answer).
+pub const MAX_VENDOR_BODY_BYTES: usize = 16 * 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why the resolver gave no address; found again in the request error's source chain.
@@ -153,6 +156,66 @@ impl OutboundClient {
             }
         }
         AttemptResult::Response { status, retry_after_seconds: retry_after, excerpt: response_excerpt(&excerpt) }
+    }
+}
+
+impl OutboundClient {
+    /// Sends one vendor request of a managed connector (a page, a token exchange) and reads its
+    /// answer, at most [`MAX_VENDOR_BODY_BYTES`]. A refused target or an oversized answer is
+    /// permanent; a connection that failed or timed out is transient.
+    pub async fn fetch(
+        &self,
+        request: &causeloop_connectors::Request,
+    ) -> Result<causeloop_connectors::Response, causeloop_connectors::Failure> {
+        use causeloop_connectors::{Failure, Method};
+        if let Err(refusal) = check_outbound_url(&request.url, self.allow_private) {
+            return Err(Failure::Permanent(format!("the vendor URL is refused: {refusal}")));
+        }
+        let mut builder = match request.method {
+            Method::Get => self.client.get(&request.url),
+            Method::Post => self.client.post(&request.url),
+        };
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(form) = &request.form {
+            let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+            builder = builder.header("content-type", "application/x-www-form-urlencoded").body(body);
+        }
+        let mut response = match builder.send().await {
+            Ok(response) => response,
+            Err(err) => {
+                return Err(match classify(&err, self.timeout) {
+                    AttemptResult::Error { kind: AttemptErrorKind::RefusedByPolicy, message } => {
+                        Failure::Permanent(message)
+                    }
+                    AttemptResult::Error { message, .. } => Failure::Transient(message),
+                    AttemptResult::Response { status, .. } => Failure::Transient(format!("status {status}")),
+                })
+            }
+        };
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
+            .collect();
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_VENDOR_BODY_BYTES {
+                        return Err(Failure::Permanent(format!(
+                            "the vendor's answer is larger than {MAX_VENDOR_BODY_BYTES} bytes"
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(err) => return Err(Failure::Transient(format!("the vendor's answer broke off: {}", chain(&err)))),
+            }
+        }
+        Ok(causeloop_connectors::Response { status, headers, body })
     }
 }
 

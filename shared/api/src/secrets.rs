@@ -101,6 +101,78 @@ pub fn open_credentials(
     serde_json::from_slice(&bytes).ok()
 }
 
+fn oauth_tokens_context(workspace: &WorkspaceId, connector: &ConnectorId) -> String {
+    format!("connector-oauth-tokens/{workspace}/{connector}")
+}
+
+fn oauth_verifier_context(connector: &ConnectorId) -> String {
+    format!("connector-oauth-verifier/{connector}")
+}
+
+fn oauth_state_context(connector: &ConnectorId) -> String {
+    format!("connector-oauth-state/{connector}")
+}
+
+/// A connector's OAuth tokens, as sealed at rest.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OAuthTokens {
+    pub access_token: String,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// Unix milliseconds; `None` when the vendor gave no expiry.
+    #[serde(default)]
+    pub expires_at_millis: Option<i64>,
+}
+
+pub fn seal_oauth_tokens(
+    secret_box: &SecretBox,
+    workspace: &WorkspaceId,
+    connector: &ConnectorId,
+    tokens: &OAuthTokens,
+) -> String {
+    let plaintext = serde_json::to_vec(tokens).expect("tokens serialize");
+    secret_box.seal(&oauth_tokens_context(workspace, connector), &plaintext, rand::random())
+}
+
+pub fn open_oauth_tokens(
+    secret_box: &SecretBox,
+    workspace: &WorkspaceId,
+    connector: &ConnectorId,
+    sealed: &str,
+) -> Option<OAuthTokens> {
+    let bytes = secret_box.open(&oauth_tokens_context(workspace, connector), sealed).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+pub fn seal_oauth_verifier(secret_box: &SecretBox, connector: &ConnectorId, verifier: &str) -> String {
+    secret_box.seal(&oauth_verifier_context(connector), verifier.as_bytes(), rand::random())
+}
+
+pub fn open_oauth_verifier(secret_box: &SecretBox, connector: &ConnectorId, sealed: &str) -> Option<String> {
+    String::from_utf8(secret_box.open(&oauth_verifier_context(connector), sealed).ok()?).ok()
+}
+
+/// The `state` of an OAuth flow: `<connector_id>.<sealed>`, where the sealed part (authenticated
+/// encryption under the master key, bound to the connector) holds the expiry and a random nonce.
+/// Forged or altered states fail to open before any store read; single use is enforced by the
+/// hash of the state kept on the connector until its callback.
+pub fn oauth_state(secret_box: &SecretBox, connector: &ConnectorId, expires_at_millis: i64) -> String {
+    let nonce: [u8; 16] = rand::random();
+    let payload = format!("{expires_at_millis}.{}", hex::encode(nonce));
+    let sealed = secret_box.seal(&oauth_state_context(connector), payload.as_bytes(), rand::random());
+    format!("{connector}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed))
+}
+
+/// The connector and expiry a `state` names, if it is one this service made.
+pub fn open_oauth_state(secret_box: &SecretBox, state: &str) -> Option<(ConnectorId, i64)> {
+    let (connector, sealed) = state.split_once('.')?;
+    let connector = ConnectorId::parse(connector)?;
+    let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sealed).ok()?;
+    let payload = secret_box.open(&oauth_state_context(&connector), std::str::from_utf8(&sealed).ok()?).ok()?;
+    let expires = std::str::from_utf8(&payload).ok()?.split_once('.')?.0.parse().ok()?;
+    Some((connector, expires))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +195,23 @@ mod tests {
         assert!(!sealed.contains("t0k3n"));
         assert_eq!(open_credentials(&secret_box, &ws, &a, &sealed), Some(credentials));
         assert_eq!(open_credentials(&secret_box, &ws, &b, &sealed), None);
+    }
+
+    #[test]
+    fn oauth_states_open_only_unaltered_and_for_their_connector() {
+        let secret_box = SecretBox::new([1; 32]);
+        let connector = ConnectorId::random(1, [2; 10]);
+        let state = oauth_state(&secret_box, &connector, 1_234);
+        assert!(state.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)), "{state}");
+        assert_eq!(open_oauth_state(&secret_box, &state), Some((connector.clone(), 1_234)));
+        let other = ConnectorId::random(1, [3; 10]);
+        let moved = format!("{other}.{}", state.split_once('.').unwrap().1);
+        assert_eq!(open_oauth_state(&secret_box, &moved), None);
+        let mut altered = state.clone().into_bytes();
+        let last = altered.len() - 3;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(open_oauth_state(&secret_box, std::str::from_utf8(&altered).unwrap()), None);
+        assert_eq!(open_oauth_state(&SecretBox::new([9; 32]), &state), None);
+        assert_ne!(state, oauth_state(&secret_box, &connector, 1_234), "each state is random");
     }
 }

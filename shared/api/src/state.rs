@@ -4,10 +4,16 @@
 use crate::alerts::sns::SubscriptionConfirmer;
 use crate::config::Config;
 use axum::extract::FromRef;
+use causeloop_connectors::oauth::ClientSettings;
 use causeloop_domain::sealed::SecretBox;
 use causeloop_storage::{Queue, Store, Table};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use crate::outbound::OutboundClient;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// How long a vendor call (a page, a token exchange) may take.
+pub const VENDOR_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
@@ -20,6 +26,12 @@ pub struct Settings {
     /// (`CAUSELOOP_SECRET_KEY`, or `<data-dir>/secret.key` for `causeloop serve`). Routes that
     /// store or use such secrets answer 500 while it is unset; see `causeloop_domain::sealed`.
     pub secret_box: Option<SecretBox>,
+    /// OAuth clients by connector type, as configured (URLs not yet defaulted).
+    pub oauth_clients: BTreeMap<String, ClientSettings>,
+    /// Atlassian's API gateway for Jira OAuth grants; `https://api.atlassian.com` if unset.
+    pub oauth_jira_api_url: Option<String>,
+    /// The public base URL OAuth redirect URIs are built on.
+    pub public_url: Option<String>,
 }
 
 impl Settings {
@@ -28,6 +40,9 @@ impl Settings {
         Settings {
             allow_private_targets: config.allow_private_targets,
             secret_box: config.secret_key.clone(),
+            oauth_clients: config.oauth_clients.clone(),
+            oauth_jira_api_url: config.oauth_jira_api_url.clone(),
+            public_url: config.public_url.clone(),
             ..Settings::default()
         }
     }
@@ -41,11 +56,28 @@ pub struct AppState {
     /// SNS `ConfirmSubscription`; `None` means the AWS SDK adapter configured from the
     /// environment, built on first use (see `crate::alerts::sns`).
     pub sns_confirmer: Option<Arc<dyn SubscriptionConfirmer>>,
+    /// The HTTP client for vendors' APIs (OAuth token exchanges, sync pages), built on first use.
+    vendor_client: Arc<OnceLock<OutboundClient>>,
 }
 
 impl AppState {
     pub fn new(table: Arc<dyn Table>, queue: Arc<dyn Queue>, settings: Settings) -> Self {
-        Self { store: Store::new(table), queue, settings: Arc::new(settings), sns_confirmer: None }
+        Self {
+            store: Store::new(table),
+            queue,
+            settings: Arc::new(settings),
+            sns_confirmer: None,
+            vendor_client: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The client vendor calls go through: the SSRF guard of outbound deliveries, a longer
+    /// timeout ([`VENDOR_TIMEOUT`]).
+    pub fn vendor_client(&self) -> &OutboundClient {
+        self.vendor_client.get_or_init(|| {
+            OutboundClient::with_timeout(self.settings.allow_private_targets, VENDOR_TIMEOUT)
+                .expect("the vendor HTTP client builds")
+        })
     }
 
     pub fn with_sns_confirmer(mut self, confirmer: Arc<dyn SubscriptionConfirmer>) -> Self {

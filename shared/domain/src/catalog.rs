@@ -3,10 +3,13 @@
 //! creation or update request against it.
 //!
 //! Honesty rule: a type whose data path is not built yet is listed with `available: false` and a
-//! reason, and cannot be created. Sentry and PagerDuty are available as push-only types (their
-//! webhooks arrive through the provider-webhooks family); their capabilities say `poll: false`
-//! until polling exists. Its credential and config requirements are still validated
-//! first, so a client learns everything wrong with its request in one round trip.
+//! reason, and cannot be created; its credential and config requirements are still validated
+//! first, so a client learns everything wrong with its request in one round trip. The polling
+//! types (Jira, GitHub, PagerDuty, ServiceNow, Datadog) are synced by the sync worker through
+//! `causeloop-connectors`; Sentry, CloudWatch and PagerDuty also push through the provider webhooks.
+//!
+//! Credentials of a type that offers OAuth may be left out at creation: the connector is then
+//! `needs_auth` until its OAuth flow completes. Given, they must be complete.
 
 use crate::inbound::parse_field_mapping;
 use crate::validation::FieldError;
@@ -17,7 +20,10 @@ use serde_json::{Map, Value};
 #[serde(rename_all = "snake_case")]
 pub enum AuthKind {
     None,
+    /// A token or key the user pastes (sent as a header).
     ApiToken,
+    /// A user name (or email) and password (or API token), sent as HTTP basic auth.
+    Basic,
     Oauth2,
 }
 
@@ -25,8 +31,10 @@ pub enum AuthKind {
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
     String,
-    /// An https URL.
+    /// An https URL (http is accepted only where private targets are, for local test servers).
     Url,
+    /// A whole number within the field's bounds.
+    Minutes,
     StringList,
     /// `{canonical_field: "/json/pointer"}`; see [`crate::inbound`].
     FieldMapping,
@@ -58,7 +66,10 @@ pub struct ConnectorType {
     pub id: &'static str,
     pub display_name: &'static str,
     pub description: &'static str,
+    /// The primary way it authenticates.
     pub auth: AuthKind,
+    /// Every way it can authenticate (`oauth2` means `POST /v1/connectors/{id}/oauth/start`).
+    pub auth_kinds: &'static [AuthKind],
     pub credential_fields: &'static [FieldSpec],
     pub config_fields: &'static [FieldSpec],
     pub capabilities: Capabilities,
@@ -88,8 +99,19 @@ const PROVIDER_WEBHOOK_SECRET: FieldSpec = field(
     "The secret the tool signs its webhooks with (Sentry: the integration's Client Secret; PagerDuty: the subscription's secret).",
 );
 
-const POLLING_NOT_BUILT: Option<&str> =
-    Some("polling and backfill for this tool are not built yet; push its events through a custom_api connector's inbound webhook or the ingestion API meanwhile");
+/// Every polling type's schedule.
+const SCHEDULE_MINUTES: FieldSpec = field(
+    "schedule_minutes",
+    FieldKind::Minutes,
+    false,
+    false,
+    "Minutes between scheduled incremental syncs: 15 if absent, at least 1, at most 1440.",
+);
+
+/// The default schedule of a polling connector, and its bounds.
+pub const DEFAULT_SCHEDULE_MINUTES: u64 = 15;
+pub const MIN_SCHEDULE_MINUTES: u64 = 1;
+pub const MAX_SCHEDULE_MINUTES: u64 = 1440;
 
 pub const CATALOG: &[ConnectorType] = &[
     ConnectorType {
@@ -97,6 +119,7 @@ pub const CATALOG: &[ConnectorType] = &[
         display_name: "Custom API",
         description: "Any system you control: push through the ingestion API or a signed inbound webhook.",
         auth: AuthKind::None,
+        auth_kinds: &[AuthKind::None],
         credential_fields: &[],
         config_fields: &[field(
             "field_mapping",
@@ -114,6 +137,7 @@ pub const CATALOG: &[ConnectorType] = &[
         display_name: "Amazon CloudWatch (via SNS)",
         description: "CloudWatch alarms delivered by an SNS topic to /v1/webhooks/{workspace_id}/cloudwatch; authenticated by the SNS message signature and this allow-list of topics.",
         auth: AuthKind::None,
+        auth_kinds: &[AuthKind::None],
         credential_fields: &[],
         config_fields: &[field(
             "topic_arns",
@@ -129,70 +153,103 @@ pub const CATALOG: &[ConnectorType] = &[
     ConnectorType {
         id: "jira",
         display_name: "Jira Cloud",
-        description: "Issues from Jira projects.",
-        auth: AuthKind::ApiToken,
+        description: "Issues of a JQL query, backfilled and then polled on a schedule.",
+        auth: AuthKind::Oauth2,
+        auth_kinds: &[AuthKind::Oauth2, AuthKind::Basic],
         credential_fields: &[
-            field("email", FieldKind::String, true, false, "The Atlassian account email the token belongs to."),
-            field("api_token", FieldKind::String, true, true, "An Atlassian API token."),
+            field("email", FieldKind::String, true, false, "The Atlassian account email the API token belongs to (basic auth instead of OAuth)."),
+            field("api_token", FieldKind::String, true, true, "An Atlassian API token of that account."),
         ],
         config_fields: &[
-            field("site_url", FieldKind::Url, true, false, "https://<your-site>.atlassian.net"),
-            field("project_keys", FieldKind::StringList, false, false, "Projects to import; all visible ones if absent."),
+            field("base_url", FieldKind::Url, true, false, "https://<your-site>.atlassian.net"),
+            field("jql", FieldKind::String, false, false, "The JQL of the issues to import; `order by updated` (every issue the account can see) if absent."),
+            SCHEDULE_MINUTES,
         ],
-        capabilities: Capabilities { push: true, poll: true, backfill: true },
-        available: false,
-        unavailable_reason: POLLING_NOT_BUILT,
+        capabilities: Capabilities { push: false, poll: true, backfill: true },
+        available: true,
+        unavailable_reason: None,
     },
     ConnectorType {
         id: "pagerduty",
         display_name: "PagerDuty",
-        description: "Incidents pushed by a PagerDuty webhook subscription to /v1/webhooks/{workspace_id}/pagerduty, \
-                      verified with the subscription's signing secret. Polling and backfill are not built yet.",
-        auth: AuthKind::None,
-        credential_fields: &[PROVIDER_WEBHOOK_SECRET],
-        config_fields: &[],
-        capabilities: Capabilities { push: true, poll: false, backfill: false },
+        description: "Incidents, polled on a schedule and backfilled through the REST API, and pushed by a \
+                      webhook subscription to /v1/webhooks/{workspace_id}/pagerduty (verified with the \
+                      subscription's signing secret).",
+        auth: AuthKind::Oauth2,
+        auth_kinds: &[AuthKind::Oauth2, AuthKind::ApiToken],
+        credential_fields: &[
+            field("api_key", FieldKind::String, false, true, "A REST API key (read-only is enough), instead of OAuth."),
+            field(
+                "webhook_secret",
+                FieldKind::String,
+                false,
+                true,
+                "The secret the webhook subscription signs with, to receive pushed incidents.",
+            ),
+        ],
+        config_fields: &[
+            field("base_url", FieldKind::Url, false, false, "https://api.pagerduty.com if absent (https://api.eu.pagerduty.com for the EU service region)."),
+            field("service_ids", FieldKind::StringList, false, false, "Import only these services' incidents; all if absent."),
+            SCHEDULE_MINUTES,
+        ],
+        capabilities: Capabilities { push: true, poll: true, backfill: true },
         available: true,
         unavailable_reason: None,
     },
     ConnectorType {
         id: "github",
         display_name: "GitHub",
-        description: "Issues and failed workflow runs from GitHub repositories.",
+        description: "Issues of the listed repositories (pull requests skipped), backfilled and then polled on a schedule.",
         auth: AuthKind::Oauth2,
-        credential_fields: &[],
-        config_fields: &[field("repositories", FieldKind::StringList, false, false, "owner/name of each repository to import.")],
-        capabilities: Capabilities { push: true, poll: true, backfill: true },
-        available: false,
-        unavailable_reason: Some("the GitHub OAuth flow, polling and backfill are not built yet"),
+        auth_kinds: &[AuthKind::Oauth2, AuthKind::ApiToken],
+        credential_fields: &[field("token", FieldKind::String, true, true, "A fine-grained or classic personal access token, or an installation token, that can read the repositories' issues (instead of OAuth).")],
+        config_fields: &[
+            field("base_url", FieldKind::Url, false, false, "https://api.github.com if absent; GitHub Enterprise Server: https://<host>/api/v3"),
+            field("repositories", FieldKind::StringList, true, false, "owner/name of each repository to import."),
+            SCHEDULE_MINUTES,
+        ],
+        capabilities: Capabilities { push: false, poll: true, backfill: true },
+        available: true,
+        unavailable_reason: None,
     },
     ConnectorType {
         id: "servicenow",
         display_name: "ServiceNow",
-        description: "Incidents from a ServiceNow instance.",
-        auth: AuthKind::ApiToken,
+        description: "Rows of the incident table, backfilled and then polled on a schedule.",
+        auth: AuthKind::Oauth2,
+        auth_kinds: &[AuthKind::Oauth2, AuthKind::Basic],
         credential_fields: &[
-            field("username", FieldKind::String, true, false, "An integration user."),
+            field("username", FieldKind::String, true, false, "An integration user with read access to the incident table (basic auth instead of OAuth)."),
             field("password", FieldKind::String, true, true, "That user's password."),
         ],
-        config_fields: &[field("instance_url", FieldKind::Url, true, false, "https://<instance>.service-now.com")],
+        config_fields: &[
+            field("base_url", FieldKind::Url, true, false, "https://<instance>.service-now.com"),
+            field("query", FieldKind::String, false, false, "An encoded query ANDed into every read, e.g. assignment_group=<sys_id>."),
+            SCHEDULE_MINUTES,
+        ],
         capabilities: Capabilities { push: false, poll: true, backfill: true },
-        available: false,
-        unavailable_reason: POLLING_NOT_BUILT,
+        available: true,
+        unavailable_reason: None,
     },
     ConnectorType {
         id: "datadog",
         display_name: "Datadog",
-        description: "Monitors and events from Datadog.",
+        description: "Incidents (and, if asked, monitor alert events), backfilled and then polled on a schedule; \
+                      monitor notifications can also be pushed to /v1/webhooks/{workspace_id}/datadog.",
         auth: AuthKind::ApiToken,
+        auth_kinds: &[AuthKind::ApiToken],
         credential_fields: &[
             field("api_key", FieldKind::String, true, true, "A Datadog API key."),
-            field("application_key", FieldKind::String, true, true, "A Datadog application key."),
+            field("application_key", FieldKind::String, true, true, "An application key with incident_read (and events_read for monitor events)."),
         ],
-        config_fields: &[field("site", FieldKind::String, false, false, "The Datadog site, e.g. datadoghq.eu; datadoghq.com if absent.")],
+        config_fields: &[
+            field("base_url", FieldKind::Url, false, false, "The API of your Datadog site: https://api.datadoghq.com if absent; https://api.datadoghq.eu, https://api.us3.datadoghq.com, ..."),
+            field("sources", FieldKind::StringList, false, false, "What to import: `incidents` (the default) and/or `monitor_events`."),
+            SCHEDULE_MINUTES,
+        ],
         capabilities: Capabilities { push: true, poll: true, backfill: true },
-        available: false,
-        unavailable_reason: POLLING_NOT_BUILT,
+        available: true,
+        unavailable_reason: None,
     },
     ConnectorType {
         id: "sentry",
@@ -200,6 +257,7 @@ pub const CATALOG: &[ConnectorType] = &[
         description: "Issues and alerts pushed by a Sentry integration to /v1/webhooks/{workspace_id}/sentry, \
                       verified with the integration's Client Secret. Polling and backfill are not built yet.",
         auth: AuthKind::None,
+        auth_kinds: &[AuthKind::None],
         credential_fields: &[PROVIDER_WEBHOOK_SECRET],
         config_fields: &[],
         capabilities: Capabilities { push: true, poll: false, backfill: false },
@@ -212,22 +270,48 @@ pub fn connector_type(id: &str) -> Option<&'static ConnectorType> {
     CATALOG.iter().find(|entry| entry.id == id)
 }
 
+impl ConnectorType {
+    /// Whether a sync can poll it (and so whether it is scheduled).
+    pub fn polls(&self) -> bool {
+        self.available && self.capabilities.poll
+    }
+
+    pub fn offers_oauth(&self) -> bool {
+        self.auth_kinds.contains(&AuthKind::Oauth2)
+    }
+}
+
+/// A polling connector's minutes between scheduled syncs (its config, validated, else the default).
+pub fn schedule_minutes(config: &Map<String, Value>) -> u64 {
+    config.get("schedule_minutes").and_then(Value::as_u64).unwrap_or(DEFAULT_SCHEDULE_MINUTES)
+}
+
 /// Longest credential or config string accepted.
 pub const MAX_FIELD_VALUE_CHARS: usize = 4_096;
 const MAX_LIST_ITEMS: usize = 100;
 
 /// Checks `credentials` against the type: every required field present, no unknown field, each
 /// value a non-empty string. Errors name the field as `credentials.<name>` — never its value.
+/// A type that offers OAuth may have none (it authorizes through its OAuth flow instead).
 pub fn validate_credentials(kind: &ConnectorType, credentials: &Map<String, Value>) -> Result<(), FieldError> {
-    validate_fields("credentials", kind.credential_fields, credentials)
+    if credentials.is_empty() && kind.offers_oauth() {
+        return Ok(());
+    }
+    validate_fields("credentials", kind.credential_fields, credentials, false)
 }
 
 /// Checks `config` against the type, as [`validate_credentials`] does, plus each kind's shape.
-pub fn validate_config(kind: &ConnectorType, config: &Map<String, Value>) -> Result<(), FieldError> {
-    validate_fields("config", kind.config_fields, config)
+/// `allow_http` admits http URLs (a deployment that allows private targets, for local servers).
+pub fn validate_config(kind: &ConnectorType, config: &Map<String, Value>, allow_http: bool) -> Result<(), FieldError> {
+    validate_fields("config", kind.config_fields, config, allow_http)
 }
 
-fn validate_fields(group: &str, specs: &[FieldSpec], values: &Map<String, Value>) -> Result<(), FieldError> {
+fn validate_fields(
+    group: &str,
+    specs: &[FieldSpec],
+    values: &Map<String, Value>,
+    allow_http: bool,
+) -> Result<(), FieldError> {
     for name in values.keys() {
         if !specs.iter().any(|spec| spec.name == name) {
             let known: Vec<&str> = specs.iter().map(|spec| spec.name).collect();
@@ -244,13 +328,13 @@ fn validate_fields(group: &str, specs: &[FieldSpec], values: &Map<String, Value>
         match values.get(spec.name) {
             None | Some(Value::Null) if spec.required => return Err(FieldError::missing(&path)),
             None | Some(Value::Null) => {}
-            Some(value) => validate_value(&path, spec.kind, value)?,
+            Some(value) => validate_value(&path, spec.kind, value, allow_http)?,
         }
     }
     Ok(())
 }
 
-fn validate_value(path: &str, kind: FieldKind, value: &Value) -> Result<(), FieldError> {
+fn validate_value(path: &str, kind: FieldKind, value: &Value, allow_http: bool) -> Result<(), FieldError> {
     let text = |value: &Value| -> Result<(), FieldError> {
         let Value::String(text) = value else { return Err(FieldError::wrong_type(path, "a string")) };
         if text.trim().is_empty() {
@@ -265,11 +349,28 @@ fn validate_value(path: &str, kind: FieldKind, value: &Value) -> Result<(), Fiel
         FieldKind::String => text(value),
         FieldKind::Url => {
             text(value)?;
-            if !value.as_str().is_some_and(|url| url.starts_with("https://")) {
-                return Err(FieldError::new(path, "invalid_value", format!("`{path}` must be an https URL")));
+            let url = value.as_str().unwrap_or_default();
+            let scheme_ok = url.starts_with("https://") || (allow_http && url.starts_with("http://"));
+            let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+            if !scheme_ok || rest.is_empty() || rest.contains(['?', '#', ' ']) {
+                return Err(FieldError::new(
+                    path,
+                    "invalid_value",
+                    format!("`{path}` must be an https URL without query or fragment"),
+                ));
             }
             Ok(())
         }
+        FieldKind::Minutes => match value.as_u64() {
+            Some(minutes) if (MIN_SCHEDULE_MINUTES..=MAX_SCHEDULE_MINUTES).contains(&minutes) => Ok(()),
+            _ => Err(FieldError::new(
+                path,
+                "invalid_value",
+                format!(
+                    "`{path}` must be a whole number of minutes from {MIN_SCHEDULE_MINUTES} to {MAX_SCHEDULE_MINUTES}"
+                ),
+            )),
+        },
         FieldKind::StringList => {
             let Value::Array(items) = value else { return Err(FieldError::wrong_type(path, "an array of strings")) };
             if items.len() > MAX_LIST_ITEMS {
@@ -337,7 +438,10 @@ mod tests {
             assert_eq!(entry.available, entry.unavailable_reason.is_none(), "{id}");
         }
         assert!(connector_type("custom_api").unwrap().available);
-        assert!(!connector_type("jira").unwrap().available);
+        for polling in ["jira", "github", "pagerduty", "servicenow", "datadog"] {
+            assert!(connector_type(polling).unwrap().polls(), "{polling}");
+        }
+        assert!(!connector_type("sentry").unwrap().polls());
         assert!(connector_type("zendesk").is_none());
     }
 
@@ -353,6 +457,10 @@ mod tests {
         let err = validate_credentials(jira, &object(json!({"email": "a@b.c", "api_token": 42}))).unwrap_err();
         assert_eq!(err.error, "invalid_type");
         assert!(validate_credentials(jira, &object(json!({"email": "a@b.c", "api_token": "s3cr3t"}))).is_ok());
+        // OAuth types may be created without credentials; a type without OAuth may not.
+        assert!(validate_credentials(jira, &Map::new()).is_ok());
+        let datadog = connector_type("datadog").unwrap();
+        assert_eq!(validate_credentials(datadog, &Map::new()).unwrap_err().field, "credentials.api_key");
         let custom = connector_type("custom_api").unwrap();
         assert!(validate_credentials(custom, &Map::new()).is_ok());
         let err = validate_credentials(custom, &object(json!({"token": "s3cr3t"}))).unwrap_err();
@@ -362,9 +470,9 @@ mod tests {
     #[test]
     fn cloudwatch_needs_topic_arns() {
         let cloudwatch = connector_type("cloudwatch").unwrap();
-        assert_eq!(validate_config(cloudwatch, &Map::new()).unwrap_err().field, "config.topic_arns");
+        assert_eq!(validate_config(cloudwatch, &Map::new(), false).unwrap_err().field, "config.topic_arns");
         let good = object(json!({"topic_arns": ["arn:aws:sns:us-east-1:123456789012:alarms"]}));
-        assert!(validate_config(cloudwatch, &good).is_ok() && check_type_rules(cloudwatch, &good).is_ok());
+        assert!(validate_config(cloudwatch, &good, false).is_ok() && check_type_rules(cloudwatch, &good).is_ok());
         let bad = object(json!({"topic_arns": ["arn:aws:sqs:us-east-1:123456789012:q"]}));
         assert_eq!(check_type_rules(cloudwatch, &bad).unwrap_err().error, "invalid_value");
         assert_eq!(check_type_rules(cloudwatch, &object(json!({"topic_arns": []}))).unwrap_err().error, "empty_field");
@@ -373,10 +481,35 @@ mod tests {
     #[test]
     fn custom_api_mapping_must_be_pointers_to_known_fields() {
         let custom = connector_type("custom_api").unwrap();
-        assert!(validate_config(custom, &object(json!({"field_mapping": {"title": "/alert/summary"}}))).is_ok());
-        let err = validate_config(custom, &object(json!({"field_mapping": {"title": "alert.summary"}}))).unwrap_err();
+        assert!(validate_config(custom, &object(json!({"field_mapping": {"title": "/alert/summary"}})), false).is_ok());
+        let err =
+            validate_config(custom, &object(json!({"field_mapping": {"title": "alert.summary"}})), false).unwrap_err();
         assert_eq!(err.field, "config.field_mapping.title");
-        let err = validate_config(custom, &object(json!({"field_mapping": {"colour": "/c"}}))).unwrap_err();
+        let err = validate_config(custom, &object(json!({"field_mapping": {"colour": "/c"}})), false).unwrap_err();
         assert_eq!(err.field, "config.field_mapping.colour");
+    }
+
+    #[test]
+    fn polling_config_checks_urls_and_schedules() {
+        let jira = connector_type("jira").unwrap();
+        assert_eq!(validate_config(jira, &Map::new(), false).unwrap_err().field, "config.base_url");
+        let local = object(json!({"base_url": "http://127.0.0.1:9000"}));
+        assert_eq!(validate_config(jira, &local, false).unwrap_err().error, "invalid_value");
+        assert!(validate_config(jira, &local, true).is_ok());
+        let query = object(json!({"base_url": "https://acme.atlassian.net?x=1"}));
+        assert_eq!(validate_config(jira, &query, true).unwrap_err().field, "config.base_url");
+        for (minutes, ok) in [
+            (json!(0), false),
+            (json!(1), true),
+            (json!(1440), true),
+            (json!(1441), false),
+            (json!("5"), false),
+            (json!(2.5), false),
+        ] {
+            let config = object(json!({"base_url": "https://acme.atlassian.net", "schedule_minutes": minutes}));
+            assert_eq!(validate_config(jira, &config, false).is_ok(), ok, "{config:?}");
+        }
+        assert_eq!(schedule_minutes(&Map::new()), DEFAULT_SCHEDULE_MINUTES);
+        assert_eq!(schedule_minutes(&object(json!({"schedule_minutes": 5}))), 5);
     }
 }

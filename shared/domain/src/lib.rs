@@ -17,6 +17,7 @@ pub mod scope;
 pub mod sealed;
 pub mod severity;
 pub mod signature;
+pub mod sync;
 pub mod time_fmt;
 pub mod url_guard;
 pub mod validation;

@@ -8,6 +8,8 @@ use crate::repo::{Store, Versioned};
 use crate::schema::*;
 use crate::table::{Condition, Cursor, Index, Item, Query, SkRange, StoreError, Write};
 use crate::update::update_with_retries;
+use causeloop_domain::sync::{SyncRun, SyncState, SyncStatus};
+use causeloop_domain::time_fmt::format_unix_millis;
 use causeloop_domain::{ConnectorId, WebhookId, WorkspaceId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -24,7 +26,8 @@ pub struct Connector {
     /// A catalog type: `custom_api`, `cloudwatch`, `jira`, ...
     pub connector_type: String,
     pub display_name: String,
-    /// `connected`, `disconnected`, `error`, ...
+    /// `connected`, `needs_auth` (a polling connector without credentials or a live OAuth grant),
+    /// `error` (its last sync failed) or `disabled`.
     pub status: String,
     pub enabled: bool,
     /// Type-specific settings, e.g. cloudwatch `{"topic_arns": [...]}`, custom_api
@@ -39,8 +42,40 @@ pub struct Connector {
     /// The webhook registration that enables inbound delivery for this connector, if any.
     #[serde(default)]
     pub inbound_webhook_id: Option<WebhookId>,
+    /// A polling connector's syncs: watermark, the running (or last failed) sync and its checkpoint.
+    #[serde(default)]
+    pub sync: SyncState,
+    /// A polling connector's OAuth grant and any flow in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthGrant>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// What a connector holds of OAuth. Tokens and the PKCE verifier are sealed by the API layer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthGrant {
+    /// The sealed token set (access token, refresh token, expiry) of a completed flow.
+    #[serde(default)]
+    pub sealed_tokens: Option<String>,
+    /// The API base the grant reaches, when the vendor routes OAuth calls through a gateway
+    /// (Jira: `https://api.atlassian.com/ex/jira/<cloudId>`).
+    #[serde(default)]
+    pub api_base: Option<String>,
+    /// A flow started and not finished yet.
+    #[serde(default)]
+    pub pending: Option<PendingOAuth>,
+}
+
+/// An OAuth flow in progress: single-use (cleared by its callback) and expiring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingOAuth {
+    /// SHA-256 (hex) of the `state` handed out; the state itself is never stored.
+    pub state_hash: String,
+    /// The PKCE code verifier, sealed.
+    pub sealed_verifier: String,
+    pub redirect_uri: String,
+    pub expires_at_millis: i64,
 }
 
 /// One entry of a connector's sync history: a sync run, or one delivery received for it.
@@ -55,6 +90,31 @@ pub struct SyncRecord {
     pub outcome: String,
     pub issue_id: Option<String>,
     pub error: Option<String>,
+    /// For a sync run: its mode, window, progress and counts (the cursor left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncRun>,
+}
+
+impl SyncRecord {
+    /// The history entry of a sync run as it stands.
+    pub fn of_run(run: &SyncRun) -> Self {
+        let outcome = match run.status {
+            SyncStatus::Running => "running",
+            SyncStatus::Completed => "success",
+            SyncStatus::Failed => "failure",
+        };
+        let mut shown = run.clone();
+        shown.cursor = serde_json::Value::Null;
+        SyncRecord {
+            id: run.id.clone(),
+            at: format_unix_millis(run.started_at_millis.max(0) as u64),
+            kind: "sync".to_string(),
+            outcome: outcome.to_string(),
+            issue_id: None,
+            error: run.error.clone(),
+            sync: Some(shown),
+        }
+    }
 }
 
 /// What the id-only lookup item holds.
@@ -139,6 +199,11 @@ pub(crate) fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> 
 fn connector_item(connector: &Connector, version: u64) -> Item {
     Item::new(workspace_pk(connector.workspace_id.as_str()), connector_sk(connector.id.as_str()), encode(connector))
         .with_version(version)
+}
+
+fn sync_record_item(ws: &WorkspaceId, connector: &ConnectorId, record: &SyncRecord) -> Item {
+    Item::new(sync_records_pk(ws.as_str(), connector.as_str()), record.id.clone(), encode(record))
+        .expiring_at(crate::unix_now() + SYNC_HISTORY_RETENTION_SECONDS)
 }
 
 fn webhook_item(webhook: &Webhook, version: u64) -> Item {
@@ -250,6 +315,33 @@ impl Store {
         Ok(version)
     }
 
+    /// Writes `connector` (whose sync state changed) if the stored version is still
+    /// `read_version`, together with its running sync's history entry: one round trip, and the
+    /// history never shows progress the checkpoint lost. Returns the new version.
+    pub async fn checkpoint_sync(&self, connector: &Connector, read_version: u64) -> Result<u64, StoreError> {
+        let version = read_version + 1;
+        let mut writes =
+            vec![Write::Put { item: connector_item(connector, version), condition: Condition::Version(read_version) }];
+        if let Some(run) = &connector.sync.run {
+            writes.push(Write::Put {
+                item: sync_record_item(&connector.workspace_id, &connector.id, &SyncRecord::of_run(run)),
+                condition: Condition::Always,
+            });
+        }
+        self.table().transact(writes).await?;
+        Ok(version)
+    }
+
+    /// The connector `id` of any workspace, by the id alone (the OAuth callback names no
+    /// workspace; its signed state names the connector).
+    pub async fn connector_by_id(&self, id: &ConnectorId) -> Result<Option<Versioned<Connector>>, StoreError> {
+        let Some(lookup) = self.read::<ConnectorLookup>(&connector_id_pk(id.as_str()), CONNECTOR_LOOKUP_SK).await?
+        else {
+            return Ok(None);
+        };
+        self.connector(&lookup.value.workspace_id, id).await
+    }
+
     /// Deletes a connector, its id lookup (so its inbound URL stops authenticating at once) and
     /// its inbound webhook registration. Returns the deleted connector, `None` if unknown.
     pub async fn delete_connector(&self, ws: &WorkspaceId, id: &ConnectorId) -> Result<Option<Connector>, StoreError> {
@@ -342,8 +434,7 @@ impl Store {
         connector: &ConnectorId,
         record: &SyncRecord,
     ) -> Result<(), StoreError> {
-        let item = Item::new(sync_records_pk(ws.as_str(), connector.as_str()), record.id.clone(), encode(record))
-            .expiring_at(crate::unix_now() + SYNC_HISTORY_RETENTION_SECONDS);
+        let item = sync_record_item(ws, connector, record);
         self.table().write(Write::Put { item, condition: Condition::Always }).await
     }
 

@@ -9,6 +9,9 @@ pub enum QueueName {
     Cluster,
     /// Standard queue with a DLQ; outbound webhook deliveries.
     Delivery,
+    /// Standard queue with a DLQ; managed connectors' sync steps (started by the API and the
+    /// scheduler, continued by the sync worker itself).
+    Sync,
 }
 
 /// Where a queue and its dead-letter queue live (SQS queue URLs).
@@ -19,7 +22,7 @@ pub struct QueueUrls {
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 2] = [QueueName::Cluster, QueueName::Delivery];
+    pub const ALL: [QueueName; 3] = [QueueName::Cluster, QueueName::Delivery, QueueName::Sync];
 
     pub fn is_fifo(self) -> bool {
         matches!(self, QueueName::Cluster)
@@ -32,6 +35,9 @@ impl QueueName {
         match self {
             QueueName::Cluster => 5,
             QueueName::Delivery => 20,
+            // A sync step is retried by its own follow-ups, not by redelivery; a message that
+            // keeps failing is a store outage, and the scheduler requeues a stalled sync anyway.
+            QueueName::Sync => 5,
         }
     }
 
@@ -39,6 +45,7 @@ impl QueueName {
         match self {
             QueueName::Cluster => "cluster",
             QueueName::Delivery => "delivery",
+            QueueName::Sync => "sync",
         }
     }
 }

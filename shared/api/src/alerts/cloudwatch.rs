@@ -219,6 +219,7 @@ async fn record(
         outcome: outcome.to_string(),
         issue_id,
         error,
+        sync: None,
     };
     state.store.record_sync(workspace, connector, &entry).await
 }

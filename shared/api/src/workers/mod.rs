@@ -3,6 +3,7 @@
 pub mod cluster;
 pub mod deliver;
 pub mod insights;
+pub mod sync;
 #[cfg(feature = "lambda")]
 pub mod sqs_event;
 
