@@ -151,6 +151,7 @@ sample_for() {
     connectors) echo events/connectors/get-catalog.json ;;
     webhooks) echo events/webhooks/post-outbound-webhook.json ;;
     cluster) echo events/cluster/sqs-batch.json ;;
+    sync) echo events/sync/sqs-batch.json ;;
     *) find "events/$1" -maxdepth 1 -name '*.json' 2>/dev/null | sort | head -n 1 ;;
   esac
 }

@@ -66,6 +66,7 @@ expected = {
     "webhooks": {"HTTP 201": 1},
     "cluster": {"batchItemFailures=0": 1},
     "deliver": {"batchItemFailures=1": 1},
+    "sync": {"batchItemFailures=0": 1},
     "keys": {"HTTP 200": 1},
     "console": {"HTTP 200": 1},
 }

@@ -6,9 +6,9 @@ use causeloop_api::config::Config;
 use causeloop_api::outbound::OutboundClient;
 use causeloop_api::provisioning::create_key;
 use causeloop_api::state::{AppState, Settings};
+use causeloop_connectors::oauth::ClientSettings;
 use causeloop_domain::ScopeSet;
 use causeloop_storage::sqlite::SqliteStore;
-use causeloop_connectors::oauth::ClientSettings;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -40,52 +40,132 @@ pub struct ServeArgs {
 #[derive(clap::Args)]
 pub struct OAuthArgs {
     /// The jira OAuth app's client id.
-    #[arg(long = "oauth-jira-client-id", env = "CAUSELOOP_OAUTH_JIRA_CLIENT_ID", value_name = "CLIENT_ID", hide_env_values = true)]
+    #[arg(
+        long = "oauth-jira-client-id",
+        env = "CAUSELOOP_OAUTH_JIRA_CLIENT_ID",
+        value_name = "CLIENT_ID",
+        hide_env_values = true
+    )]
     jira_client_id: Option<String>,
     /// The jira OAuth app's client secret.
-    #[arg(long = "oauth-jira-client-secret", env = "CAUSELOOP_OAUTH_JIRA_CLIENT_SECRET", value_name = "CLIENT_SECRET", hide_env_values = true)]
+    #[arg(
+        long = "oauth-jira-client-secret",
+        env = "CAUSELOOP_OAUTH_JIRA_CLIENT_SECRET",
+        value_name = "CLIENT_SECRET",
+        hide_env_values = true
+    )]
     jira_client_secret: Option<String>,
     /// The jira OAuth app's authorize URL (default: the vendor's).
-    #[arg(long = "oauth-jira-authorize-url", env = "CAUSELOOP_OAUTH_JIRA_AUTHORIZE_URL", value_name = "AUTHORIZE_URL", hide_env_values = true)]
+    #[arg(
+        long = "oauth-jira-authorize-url",
+        env = "CAUSELOOP_OAUTH_JIRA_AUTHORIZE_URL",
+        value_name = "AUTHORIZE_URL",
+        hide_env_values = true
+    )]
     jira_authorize_url: Option<String>,
     /// The jira OAuth app's token URL (default: the vendor's).
-    #[arg(long = "oauth-jira-token-url", env = "CAUSELOOP_OAUTH_JIRA_TOKEN_URL", value_name = "TOKEN_URL", hide_env_values = true)]
+    #[arg(
+        long = "oauth-jira-token-url",
+        env = "CAUSELOOP_OAUTH_JIRA_TOKEN_URL",
+        value_name = "TOKEN_URL",
+        hide_env_values = true
+    )]
     jira_token_url: Option<String>,
     /// The github OAuth app's client id.
-    #[arg(long = "oauth-github-client-id", env = "CAUSELOOP_OAUTH_GITHUB_CLIENT_ID", value_name = "CLIENT_ID", hide_env_values = true)]
+    #[arg(
+        long = "oauth-github-client-id",
+        env = "CAUSELOOP_OAUTH_GITHUB_CLIENT_ID",
+        value_name = "CLIENT_ID",
+        hide_env_values = true
+    )]
     github_client_id: Option<String>,
     /// The github OAuth app's client secret.
-    #[arg(long = "oauth-github-client-secret", env = "CAUSELOOP_OAUTH_GITHUB_CLIENT_SECRET", value_name = "CLIENT_SECRET", hide_env_values = true)]
+    #[arg(
+        long = "oauth-github-client-secret",
+        env = "CAUSELOOP_OAUTH_GITHUB_CLIENT_SECRET",
+        value_name = "CLIENT_SECRET",
+        hide_env_values = true
+    )]
     github_client_secret: Option<String>,
     /// The github OAuth app's authorize URL (default: the vendor's).
-    #[arg(long = "oauth-github-authorize-url", env = "CAUSELOOP_OAUTH_GITHUB_AUTHORIZE_URL", value_name = "AUTHORIZE_URL", hide_env_values = true)]
+    #[arg(
+        long = "oauth-github-authorize-url",
+        env = "CAUSELOOP_OAUTH_GITHUB_AUTHORIZE_URL",
+        value_name = "AUTHORIZE_URL",
+        hide_env_values = true
+    )]
     github_authorize_url: Option<String>,
     /// The github OAuth app's token URL (default: the vendor's).
-    #[arg(long = "oauth-github-token-url", env = "CAUSELOOP_OAUTH_GITHUB_TOKEN_URL", value_name = "TOKEN_URL", hide_env_values = true)]
+    #[arg(
+        long = "oauth-github-token-url",
+        env = "CAUSELOOP_OAUTH_GITHUB_TOKEN_URL",
+        value_name = "TOKEN_URL",
+        hide_env_values = true
+    )]
     github_token_url: Option<String>,
     /// The pagerduty OAuth app's client id.
-    #[arg(long = "oauth-pagerduty-client-id", env = "CAUSELOOP_OAUTH_PAGERDUTY_CLIENT_ID", value_name = "CLIENT_ID", hide_env_values = true)]
+    #[arg(
+        long = "oauth-pagerduty-client-id",
+        env = "CAUSELOOP_OAUTH_PAGERDUTY_CLIENT_ID",
+        value_name = "CLIENT_ID",
+        hide_env_values = true
+    )]
     pagerduty_client_id: Option<String>,
     /// The pagerduty OAuth app's client secret.
-    #[arg(long = "oauth-pagerduty-client-secret", env = "CAUSELOOP_OAUTH_PAGERDUTY_CLIENT_SECRET", value_name = "CLIENT_SECRET", hide_env_values = true)]
+    #[arg(
+        long = "oauth-pagerduty-client-secret",
+        env = "CAUSELOOP_OAUTH_PAGERDUTY_CLIENT_SECRET",
+        value_name = "CLIENT_SECRET",
+        hide_env_values = true
+    )]
     pagerduty_client_secret: Option<String>,
     /// The pagerduty OAuth app's authorize URL (default: the vendor's).
-    #[arg(long = "oauth-pagerduty-authorize-url", env = "CAUSELOOP_OAUTH_PAGERDUTY_AUTHORIZE_URL", value_name = "AUTHORIZE_URL", hide_env_values = true)]
+    #[arg(
+        long = "oauth-pagerduty-authorize-url",
+        env = "CAUSELOOP_OAUTH_PAGERDUTY_AUTHORIZE_URL",
+        value_name = "AUTHORIZE_URL",
+        hide_env_values = true
+    )]
     pagerduty_authorize_url: Option<String>,
     /// The pagerduty OAuth app's token URL (default: the vendor's).
-    #[arg(long = "oauth-pagerduty-token-url", env = "CAUSELOOP_OAUTH_PAGERDUTY_TOKEN_URL", value_name = "TOKEN_URL", hide_env_values = true)]
+    #[arg(
+        long = "oauth-pagerduty-token-url",
+        env = "CAUSELOOP_OAUTH_PAGERDUTY_TOKEN_URL",
+        value_name = "TOKEN_URL",
+        hide_env_values = true
+    )]
     pagerduty_token_url: Option<String>,
     /// The servicenow OAuth app's client id.
-    #[arg(long = "oauth-servicenow-client-id", env = "CAUSELOOP_OAUTH_SERVICENOW_CLIENT_ID", value_name = "CLIENT_ID", hide_env_values = true)]
+    #[arg(
+        long = "oauth-servicenow-client-id",
+        env = "CAUSELOOP_OAUTH_SERVICENOW_CLIENT_ID",
+        value_name = "CLIENT_ID",
+        hide_env_values = true
+    )]
     servicenow_client_id: Option<String>,
     /// The servicenow OAuth app's client secret.
-    #[arg(long = "oauth-servicenow-client-secret", env = "CAUSELOOP_OAUTH_SERVICENOW_CLIENT_SECRET", value_name = "CLIENT_SECRET", hide_env_values = true)]
+    #[arg(
+        long = "oauth-servicenow-client-secret",
+        env = "CAUSELOOP_OAUTH_SERVICENOW_CLIENT_SECRET",
+        value_name = "CLIENT_SECRET",
+        hide_env_values = true
+    )]
     servicenow_client_secret: Option<String>,
     /// The servicenow OAuth app's authorize URL (default: the vendor's).
-    #[arg(long = "oauth-servicenow-authorize-url", env = "CAUSELOOP_OAUTH_SERVICENOW_AUTHORIZE_URL", value_name = "AUTHORIZE_URL", hide_env_values = true)]
+    #[arg(
+        long = "oauth-servicenow-authorize-url",
+        env = "CAUSELOOP_OAUTH_SERVICENOW_AUTHORIZE_URL",
+        value_name = "AUTHORIZE_URL",
+        hide_env_values = true
+    )]
     servicenow_authorize_url: Option<String>,
     /// The servicenow OAuth app's token URL (default: the vendor's).
-    #[arg(long = "oauth-servicenow-token-url", env = "CAUSELOOP_OAUTH_SERVICENOW_TOKEN_URL", value_name = "TOKEN_URL", hide_env_values = true)]
+    #[arg(
+        long = "oauth-servicenow-token-url",
+        env = "CAUSELOOP_OAUTH_SERVICENOW_TOKEN_URL",
+        value_name = "TOKEN_URL",
+        hide_env_values = true
+    )]
     servicenow_token_url: Option<String>,
     /// Atlassian's API gateway for Jira OAuth grants (`accessible-resources`, `/ex/jira/<cloudId>`).
     #[arg(long = "oauth-jira-api-url", env = "CAUSELOOP_OAUTH_JIRA_API_URL", default_value = causeloop_api::oauth::JIRA_API_URL)]
@@ -100,9 +180,27 @@ impl OAuthArgs {
     fn clients(&self) -> BTreeMap<String, ClientSettings> {
         let all = [
             ("jira", &self.jira_client_id, &self.jira_client_secret, &self.jira_authorize_url, &self.jira_token_url),
-            ("github", &self.github_client_id, &self.github_client_secret, &self.github_authorize_url, &self.github_token_url),
-            ("pagerduty", &self.pagerduty_client_id, &self.pagerduty_client_secret, &self.pagerduty_authorize_url, &self.pagerduty_token_url),
-            ("servicenow", &self.servicenow_client_id, &self.servicenow_client_secret, &self.servicenow_authorize_url, &self.servicenow_token_url),
+            (
+                "github",
+                &self.github_client_id,
+                &self.github_client_secret,
+                &self.github_authorize_url,
+                &self.github_token_url,
+            ),
+            (
+                "pagerduty",
+                &self.pagerduty_client_id,
+                &self.pagerduty_client_secret,
+                &self.pagerduty_authorize_url,
+                &self.pagerduty_token_url,
+            ),
+            (
+                "servicenow",
+                &self.servicenow_client_id,
+                &self.servicenow_client_secret,
+                &self.servicenow_authorize_url,
+                &self.servicenow_token_url,
+            ),
         ];
         all.into_iter()
             .filter(|(_, id, secret, ..)| id.is_some() || secret.is_some())

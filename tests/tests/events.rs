@@ -286,6 +286,25 @@ mod deliver {
     }
 }
 
+mod sync {
+    //! The samples in events/sync: a sync step through the worker's Lambda adapter (its connector
+    //! is unknown here, so the step ends without failing the message), and the scheduler's tick.
+    use super::*;
+    use causeloop_api::workers::sync::SyncWorker;
+
+    #[tokio::test]
+    async fn the_sample_step_and_tick_are_handled() {
+        let (state, _) = fresh_state().await;
+        let worker = SyncWorker::new(state.clone());
+        let batch: Value = serde_json::from_str(&causeloop_tests::events::sample("sync/sqs-batch.json")).unwrap();
+        let response = causeloop_api::lambda::sync_event(&state, &worker, batch).await.unwrap();
+        assert_eq!(response, json!({"batchItemFailures": []}));
+        let tick: Value = serde_json::from_str(&causeloop_tests::events::sample("sync/schedule.json")).unwrap();
+        let report = causeloop_api::lambda::sync_event(&state, &worker, tick).await.unwrap();
+        assert_eq!(report, json!({"started": 0, "requeued": 0}));
+    }
+}
+
 mod keys {
     //! The sample in events/keys answers as documented when replayed through the real handler.
     use super::*;

@@ -15,23 +15,23 @@
 //! Scopes: `connectors:read` for reads, `connectors:admin` for writes, test, sync and OAuth.
 
 use crate::fields::{optional_bool, optional_object, optional_string, reject_unknown, required_string};
+use crate::oauth::{can_poll, status_without_poll};
 use crate::secrets::{open_valid_secrets, seal_credentials, secret_box};
 use crate::state::AppState;
+use crate::workers::sync::{parse_mode, start_sync};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use crate::oauth::{can_poll, status_without_poll};
-use crate::workers::sync::{parse_mode, start_sync};
 use causeloop_domain::catalog::{
     check_type_rules, connector_type, schedule_minutes, validate_config, validate_credentials, ConnectorType, CATALOG,
 };
-use causeloop_domain::sync::{StartRefused, SyncMode, SyncRun};
-use causeloop_domain::time_fmt::{format_unix_millis, parse_unix_millis};
 use causeloop_domain::delivery::DeliveryStatus;
 use causeloop_domain::limits::MAX_CONNECTORS_PER_WORKSPACE;
+use causeloop_domain::sync::{StartRefused, SyncMode, SyncRun};
+use causeloop_domain::time_fmt::{format_unix_millis, parse_unix_millis};
 use causeloop_domain::{ConnectorId, DeliveryId, FieldError, Scope, SyncId, WorkspaceId};
 use causeloop_http::body::json_object;
 use causeloop_http::pagination::{page_body, page_cursor, page_limit};
@@ -463,11 +463,9 @@ async fn sync(
                 "`since` belongs to a backfill; an incremental sync reads from the connector's watermark",
             )))
         }
-        Some(text) => Some(
-            parse_unix_millis(&text)
-                .ok_or_else(|| ApiError::field(FieldError::new("since", "invalid_value", "`since` must be an RFC 3339 time")))?
-                as i64,
-        ),
+        Some(text) => Some(parse_unix_millis(&text).ok_or_else(|| {
+            ApiError::field(FieldError::new("since", "invalid_value", "`since` must be an RFC 3339 time"))
+        })? as i64),
     };
     if !connector.enabled {
         return Err(ApiError::new(
@@ -487,16 +485,16 @@ async fn sync(
     let now = now_millis() as i64;
     match start_sync(&state, &principal.workspace_id, &connector.id, mode, since, now).await? {
         None => Err(ApiError::not_found("connector")),
-        Some(Ok(run)) => Ok((StatusCode::ACCEPTED, Json(json!({"sync_id": run.id, "status": "queued", "mode": run.mode})))),
+        Some(Ok(run)) => {
+            Ok((StatusCode::ACCEPTED, Json(json!({"sync_id": run.id, "status": "queued", "mode": run.mode}))))
+        }
         Some(Err(StartRefused::InProgress(sync_id))) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "sync_in_progress",
             format!("sync {sync_id} of this connector is running; wait for it to finish"),
         )
         .with("sync_id", sync_id)),
-        Some(Err(StartRefused::BadSince(why))) => {
-            Err(ApiError::field(FieldError::new("since", "invalid_value", why)))
-        }
+        Some(Err(StartRefused::BadSince(why))) => Err(ApiError::field(FieldError::new("since", "invalid_value", why))),
     }
 }
 

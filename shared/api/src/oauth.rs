@@ -15,7 +15,7 @@
 use crate::connectors::STATUS_CONNECTED;
 use crate::outbound::OutboundClient;
 use crate::secrets::{
-    open_credentials, open_oauth_state, open_oauth_tokens, open_oauth_verifier, oauth_state, seal_oauth_tokens,
+    oauth_state, open_credentials, open_oauth_state, open_oauth_tokens, open_oauth_verifier, seal_oauth_tokens,
     seal_oauth_verifier, secret_box, OAuthTokens,
 };
 use crate::state::{AppState, Settings};
@@ -104,11 +104,10 @@ pub async fn access(
 ) -> Result<Access, AccessError> {
     let vendor = causeloop_connectors::vendor(&connector.connector_type)
         .ok_or_else(|| AccessError::NeedsAuth(format!("`{}` connectors cannot sync", connector.connector_type)))?;
-    let secret_box = state
-        .settings
-        .secret_box
-        .as_ref()
-        .ok_or_else(|| AccessError::Vendor(Failure::Permanent("the service has no master key for secrets".into())))?;
+    let secret_box =
+        state.settings.secret_box.as_ref().ok_or_else(|| {
+            AccessError::Vendor(Failure::Permanent("the service has no master key for secrets".into()))
+        })?;
     let credentials: Map<String, Value> = match &connector.sealed_credentials {
         Some(sealed) => open_credentials(secret_box, &connector.workspace_id, &connector.id, sealed)
             .ok_or_else(|| AccessError::NeedsAuth("the stored credentials do not open; set them again".into()))?,
@@ -146,7 +145,9 @@ async fn refresh(
     now: i64,
 ) -> Result<OAuthTokens, AccessError> {
     let Some(refresh_token) = &tokens.refresh_token else {
-        return Err(AccessError::NeedsAuth("the OAuth access token expired and there is no refresh token; authorize again".into()));
+        return Err(AccessError::NeedsAuth(
+            "the OAuth access token expired and there is no refresh token; authorize again".into(),
+        ));
     };
     let oauth = vendor.oauth().ok_or_else(|| AccessError::NeedsAuth("this vendor has no OAuth".into()))?;
     let settings = client_settings(&state.settings, &connector.connector_type, oauth).ok_or_else(|| {
@@ -200,15 +201,14 @@ pub async fn start(
     let stored =
         state.store.connector(&principal.workspace_id, &id).await?.ok_or_else(|| ApiError::not_found("connector"))?;
     let mut connector = stored.value;
-    let oauth = causeloop_connectors::vendor(&connector.connector_type).and_then(|vendor| vendor.oauth()).ok_or_else(
-        || {
+    let oauth =
+        causeloop_connectors::vendor(&connector.connector_type).and_then(|vendor| vendor.oauth()).ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "oauth_not_supported",
                 format!("`{}` connectors do not authorize through OAuth", connector.connector_type),
             )
-        },
-    )?;
+        })?;
     let settings = client_settings(&state.settings, &connector.connector_type, oauth).ok_or_else(|| {
         let kind = connector.connector_type.to_ascii_uppercase();
         ApiError::new(
@@ -254,7 +254,11 @@ fn base64_url(bytes: &[u8]) -> String {
 /// The small page the callback answers: what happened, as text.
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
     let escape = |text: &str| {
-        text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;")
     };
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
@@ -285,7 +289,11 @@ pub async fn callback(State(state): State<AppState>, Query(query): Query<HashMap
         Ok(page) => page,
         Err(err) => {
             tracing::error!(error = %err, "the OAuth callback failed on the store");
-            page(StatusCode::SERVICE_UNAVAILABLE, "Authorization failed", "The service could not save the grant; start again.")
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Authorization failed",
+                "The service could not save the grant; start again.",
+            )
         }
     }
 }
@@ -342,12 +350,12 @@ async fn finish(state: &AppState, query: &HashMap<String, String>) -> Result<Res
         return Ok(refused("The flow's verifier does not open; start again."));
     };
     let client = state.vendor_client();
-    let exchange =
-        flow::code_exchange(oauth, &settings, &base_url(&connector), &pending.redirect_uri, code, &verifier);
-    let tokens = match client.fetch(&exchange).await.and_then(|response| flow::read_tokens(vendor.kind(), &response, now)) {
-        Ok(tokens) => tokens,
-        Err(failure) => return Ok(refused(&format!("The code exchange failed: {failure}"))),
-    };
+    let exchange = flow::code_exchange(oauth, &settings, &base_url(&connector), &pending.redirect_uri, code, &verifier);
+    let tokens =
+        match client.fetch(&exchange).await.and_then(|response| flow::read_tokens(vendor.kind(), &response, now)) {
+            Ok(tokens) => tokens,
+            Err(failure) => return Ok(refused(&format!("The code exchange failed: {failure}"))),
+        };
     if connector.connector_type == "jira" {
         match jira_site(state, client, &connector, &tokens.access_token).await {
             Ok(api_base) => grant.api_base = Some(api_base),
@@ -376,7 +384,10 @@ async fn finish(state: &AppState, query: &HashMap<String, String>) -> Result<Res
     Ok(page(
         StatusCode::OK,
         "Connected",
-        &format!("{} is connected to Causeloop; its history is being imported. You can close this page.", connector.display_name),
+        &format!(
+            "{} is connected to Causeloop; its history is being imported. You can close this page.",
+            connector.display_name
+        ),
     ))
 }
 

@@ -3,12 +3,12 @@
 
 use crate::alerts::sns::SubscriptionConfirmer;
 use crate::config::Config;
+use crate::outbound::OutboundClient;
 use axum::extract::FromRef;
 use causeloop_connectors::oauth::ClientSettings;
 use causeloop_domain::sealed::SecretBox;
 use causeloop_storage::{Queue, Store, Table};
 use std::collections::BTreeMap;
-use crate::outbound::OutboundClient;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 

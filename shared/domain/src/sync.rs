@@ -120,9 +120,9 @@ pub fn scheduled_mode(state: &SyncState) -> SyncMode {
 }
 
 impl SyncState {
-    /// Starts a sync at `now_millis` with id `id`. A failed incremental sync is resumed instead
-    /// (same id, same window, its checkpoint), so nothing it had not read yet is skipped;
-    /// a backfill replaces it. `since_millis` is a backfill's start (default
+    /// Starts a sync at `now_millis` with id `id`. A failed sync (incremental or backfill) is
+    /// resumed instead by an incremental request — the schedule's — (same id, same window, its
+    /// checkpoint), so nothing it had not read yet is skipped; an explicit backfill replaces it. `since_millis` is a backfill's start (default
     /// [`DEFAULT_BACKFILL_DAYS`] ago).
     pub fn start(
         &mut self,
@@ -137,7 +137,7 @@ impl SyncState {
             }
         }
         let resumable = self.run.as_ref().is_some_and(|run| run.status == SyncStatus::Failed);
-        if mode == SyncMode::Incremental && resumable && self.watermark_millis.is_some() {
+        if mode == SyncMode::Incremental && resumable {
             let run = self.run.as_mut().expect("checked");
             run.status = SyncStatus::Running;
             run.error = None;
@@ -321,6 +321,20 @@ mod tests {
         let backfill =
             state.start(SyncMode::Backfill, Some(NOW - 400 * DAY_MS), NOW + 12 * MINUTE, "syn_3".into()).unwrap();
         assert_eq!((backfill.id.as_str(), &backfill.cursor), ("syn_3", &Value::Null));
+    }
+
+    #[test]
+    fn a_failed_first_backfill_is_resumed_by_the_schedule() {
+        let mut state = SyncState::default();
+        state.start(SyncMode::Incremental, None, NOW, "syn_1".into()).unwrap();
+        state.checkpoint(Some(json!("page-2")), &page(2), NOW + 1);
+        state.fail("500".into(), NOW + 2);
+        let resumed = state.start(SyncMode::Incremental, None, NOW + MINUTE, "syn_2".into()).unwrap();
+        assert_eq!(
+            (resumed.id.as_str(), resumed.mode, &resumed.cursor),
+            ("syn_1", SyncMode::Backfill, &json!("page-2"))
+        );
+        assert_eq!(resumed.counts.records_seen, 2, "the counts carry on");
     }
 
     #[test]

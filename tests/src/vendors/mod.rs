@@ -59,6 +59,8 @@ impl Ticket {
 /// A fault answered instead of the next vendor request (token requests are not faulted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
+    /// Answer this request normally (to place a fault after it).
+    Pass,
     /// 429 with this `Retry-After` (seconds).
     Throttle(u64),
     Status(u16),
@@ -220,18 +222,20 @@ async fn gate(State(state): State<Shared>, request: Request, next: Next) -> Resp
         let mut shared = state.lock().unwrap();
         shared.seen.push(seen.clone());
         if !is_token {
-            if let Some(fault) = shared.faults.pop_front() {
-                return match fault {
-                    Fault::Throttle(seconds) => (
+            match shared.faults.pop_front() {
+                None | Some(Fault::Pass) => {}
+                Some(Fault::Throttle(seconds)) => {
+                    return (
                         StatusCode::TOO_MANY_REQUESTS,
                         [("retry-after", seconds.to_string())],
                         axum::Json(json!({"message": "rate limited"})),
                     )
-                        .into_response(),
-                    Fault::Status(status) => {
-                        (StatusCode::from_u16(status).unwrap(), axum::Json(json!({"message": "fault"}))).into_response()
-                    }
-                };
+                        .into_response();
+                }
+                Some(Fault::Status(status)) => {
+                    return (StatusCode::from_u16(status).unwrap(), axum::Json(json!({"message": "fault"})))
+                        .into_response();
+                }
             }
             let credential = seen
                 .headers

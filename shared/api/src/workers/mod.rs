@@ -3,9 +3,9 @@
 pub mod cluster;
 pub mod deliver;
 pub mod insights;
-pub mod sync;
 #[cfg(feature = "lambda")]
 pub mod sqs_event;
+pub mod sync;
 
 use causeloop_storage::{Queue, QueueName, Received};
 use std::future::Future;

@@ -31,7 +31,7 @@ use causeloop_domain::catalog::{connector_type, schedule_minutes};
 use causeloop_domain::events::EventType;
 use causeloop_domain::ids::derived_body;
 use causeloop_domain::ingest::{normalize_record, NormalizedRecord};
-use causeloop_domain::issue::Applied;
+use causeloop_domain::issue::{Applied, IssueStatus};
 use causeloop_domain::sync::{Due, StartRefused, SyncCounts, SyncMode, SyncRun, SyncStatus};
 use causeloop_domain::time_fmt::format_unix_millis;
 use causeloop_domain::{ConnectorId, SyncId, WorkspaceId};
@@ -130,14 +130,14 @@ pub async fn run_schedule(state: &AppState, now_millis: i64) -> Result<ScheduleR
                 Due::No => {}
                 Due::Start => {
                     let mode = causeloop_domain::sync::scheduled_mode(&connector.sync);
-                    if let Some(Ok(_)) =
-                        start_sync(state, &workspace.id, &connector.id, mode, None, now_millis).await?
+                    if let Some(Ok(_)) = start_sync(state, &workspace.id, &connector.id, mode, None, now_millis).await?
                     {
                         report.started += 1;
                     }
                 }
                 Due::Requeue(sync_id) => {
-                    let task = SyncTask { workspace_id: workspace.id.clone(), connector_id: connector.id.clone(), sync_id };
+                    let task =
+                        SyncTask { workspace_id: workspace.id.clone(), connector_id: connector.id.clone(), sync_id };
                     state.queue.send_batch(QueueName::Sync, vec![task.to_message(0)]).await?;
                     report.requeued += 1;
                 }
@@ -232,18 +232,18 @@ impl SyncWorker {
                 let why = format!("`{}` connectors cannot sync", connector.connector_type);
                 return self.fail(connector, version, why, None).await;
             };
-            let access = match oauth::access(&self.state, &self.client, &mut connector, &mut version, refreshed, now).await
-            {
-                Ok(access) => access,
-                Err(AccessError::Store(err)) => return Err(err),
-                Err(AccessError::NeedsAuth(why)) => {
-                    return self.fail(connector, version, why, Some(STATUS_NEEDS_AUTH)).await;
-                }
-                Err(AccessError::Vendor(Failure::RateLimited { retry_after_seconds })) => {
-                    return self.wait(connector, version, retry_after_seconds).await;
-                }
-                Err(AccessError::Vendor(failure)) => return self.failure(connector, version, failure).await,
-            };
+            let access =
+                match oauth::access(&self.state, &self.client, &mut connector, &mut version, refreshed, now).await {
+                    Ok(access) => access,
+                    Err(AccessError::Store(err)) => return Err(err),
+                    Err(AccessError::NeedsAuth(why)) => {
+                        return self.fail(connector, version, why, Some(STATUS_NEEDS_AUTH)).await;
+                    }
+                    Err(AccessError::Vendor(Failure::RateLimited { retry_after_seconds })) => {
+                        return self.wait(connector, version, retry_after_seconds).await;
+                    }
+                    Err(AccessError::Vendor(failure)) => return self.failure(connector, version, failure).await,
+                };
             let config = connector.config.as_object().cloned().unwrap_or_default();
             let connection = Connection { api_base: &access.api_base, config: &config, auth: &access.auth };
             let window = Window { since_millis: run.since_millis, until_millis: run.until_millis };
@@ -329,14 +329,19 @@ impl SyncWorker {
         let by_ref: Vec<(String, &NormalizedRecord)> =
             records.iter().map(|(event, record)| (event.clone(), record)).collect();
         let outcome = apply_records(&self.state.store, workspace, &by_ref, &now).await?;
-        for applied in &outcome.applied {
+        // Resolved: Issues a record resolved, and Issues created already resolved (a backfill's
+        // closed tickets).
+        counts.issues_resolved = outcome.resolved.len() as u64;
+        for ((_, record), applied) in records.iter().zip(&outcome.applied) {
             match applied {
-                Applied::Created => counts.issues_created += 1,
+                Applied::Created => {
+                    counts.issues_created += 1;
+                    counts.issues_resolved += u64::from(record.status == Some(IssueStatus::Resolved));
+                }
                 Applied::Updated { .. } => counts.issues_updated += 1,
                 Applied::Replayed { .. } => {}
             }
         }
-        counts.issues_resolved = outcome.resolved.len() as u64;
 
         // Sent for replays too: a page applied before a crash is clustered and announced now; the
         // FIFO dedup ids and the derived event ids make repeats harmless.
