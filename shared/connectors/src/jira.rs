@@ -2,7 +2,8 @@
 //!
 //! Facts relied on, from Atlassian's documentation:
 //! - `GET /rest/api/3/search/jql` takes `jql`, `nextPageToken`, `maxResults` and `fields`
-//!   (a comma-separated list; without it only issue ids come back), and answers `issues`,
+//!   (a comma-separated list; every field read is asked for, as the enhanced search's default
+//!   set is smaller than the old search's `*navigable`), and answers `issues`,
 //!   `nextPageToken` and `isLast`; the old `GET /rest/api/3/search` (`startAt`) is deprecated
 //!   and removed. The last page may omit `nextPageToken` altogether (JRACLOUD-92184).
 //!   <https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/>
@@ -46,7 +47,7 @@ pub static OAUTH: OAuthVendor = OAuthVendor {
 
 const KIND: &str = "jira";
 const SEARCH_PATH: &str = "/rest/api/3/search/jql";
-/// Every field the mapping reads; the enhanced search returns only ids unless asked.
+/// Every field the mapping reads, asked for by name.
 const FIELDS: &str = "summary,description,priority,status,created,updated,resolutiondate,resolution,components,comment";
 const PAGE_SIZE: u32 = 100;
 /// The query when the connector's config has none.

@@ -2,7 +2,8 @@
 //!
 //! Served as Atlassian documents it: `GET /rest/api/3/search/jql` on the site and under the OAuth
 //! gateway prefix `/ex/jira/{cloudId}`, with `jql` (required, bounded), `maxResults`, `fields`
-//! (only the fields asked for come back; none without it) and an opaque `nextPageToken` bound to
+//! (only the fields asked for come back, and none without it: stricter than Jira, so a connector
+//! that forgets one fails) and an opaque `nextPageToken` bound to
 //! its query; the answer has `issues`, `isLast` and, except on the last page, `nextPageToken`.
 //! The deprecated `GET /rest/api/3/search` is not served. `GET /oauth/token/accessible-resources`
 //! names the site's cloud id.
