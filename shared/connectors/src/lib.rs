@@ -12,7 +12,9 @@
 //! `Retry-After`, GitHub's rate-limit headers, 401, 5xx) the same way for all of them, and
 //! [`oauth`] builds the OAuth 2.0 authorization-code requests.
 
+pub mod github;
 pub mod http;
+pub mod jira;
 pub mod oauth;
 pub mod text;
 
@@ -113,4 +115,4 @@ pub fn vendor(kind: &str) -> Option<&'static dyn Vendor> {
 }
 
 /// The polling vendors (filled in as each one is built).
-pub static VENDORS: &[&dyn Vendor] = &[];
+pub static VENDORS: &[&dyn Vendor] = &[&jira::Jira, &github::GitHub];

@@ -8,6 +8,10 @@
 //! credentials and OAuth access tokens that expire, and an OAuth token endpoint at
 //! `/oauth/token` with codes, PKCE and rotating refresh tokens.
 
+pub mod drive_jira_github;
+pub mod github;
+pub mod jira;
+
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -263,7 +267,7 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
     let refuse = |error: &str| (StatusCode::BAD_REQUEST, axum::Json(json!({"error": error}))).into_response();
-    if !form_encoded || form.get("client_id").is_none_or(String::is_empty) || form.get("client_secret").is_none() {
+    if !form_encoded || form.get("client_id").is_none_or(String::is_empty) || !form.contains_key("client_secret") {
         return refuse("invalid_client");
     }
     let mut shared = state.lock().unwrap();
