@@ -194,6 +194,8 @@ async fn add_cloudwatch_connector(
         sealed_credentials: None,
         credential_fields: vec![],
         inbound_webhook_id: None,
+        sync: Default::default(),
+        oauth: None,
         created_at: now.clone(),
         updated_at: now,
     };
@@ -787,6 +789,8 @@ async fn add_connector_with_webhook_secret(app: &TestApp, key: &CreatedKey, kind
         )),
         credential_fields: vec!["webhook_secret".into()],
         inbound_webhook_id: None,
+        sync: Default::default(),
+        oauth: None,
         created_at: now.clone(),
         updated_at: now,
     };

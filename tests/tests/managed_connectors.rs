@@ -55,33 +55,6 @@ fn cases() -> Vec<Case> {
             keys: ["1", "2", "3", "4", "5", "6"],
             external_id: |key| format!("acme/shop#{key}"),
         },
-        Case {
-            kind: "pagerduty",
-            routes: vendors::pagerduty::routes,
-            config: |base| json!({"base_url": base}),
-            credentials: json!({"api_key": "pd-key"}),
-            accepted: "Token token=pd-key".to_string(),
-            keys: ["PABC001", "PABC002", "PABC003", "PABC004", "PABC005", "PABC006"],
-            external_id: |key| key.to_string(),
-        },
-        Case {
-            kind: "servicenow",
-            routes: vendors::servicenow::routes,
-            config: |base| json!({"base_url": base}),
-            credentials: json!({"username": "causeloop", "password": "sn-pass"}),
-            accepted: basic("causeloop", "sn-pass"),
-            keys: ["INC0010001", "INC0010002", "INC0010003", "INC0010004", "INC0010005", "INC0010006"],
-            external_id: |key| key.to_string(),
-        },
-        Case {
-            kind: "datadog",
-            routes: vendors::datadog::routes,
-            config: |base| json!({"base_url": base}),
-            credentials: json!({"api_key": "dd-api", "application_key": "dd-app"}),
-            accepted: "dd-api".to_string(),
-            keys: ["101", "102", "103", "104", "105", "106"],
-            external_id: |key| key.to_string(),
-        },
     ]
 }
 
@@ -321,5 +294,100 @@ async fn a_failed_sync_resumes_from_its_checkpoint_sqlite() {
 async fn a_failed_sync_resumes_from_its_checkpoint_moto() {
     for case in cases() {
         failure_resumes_from_checkpoint(Backend::Moto, &case).await;
+    }
+}
+
+/// The authorization-code flow, a refresh after the access token stops working, and a grant the
+/// vendor revoked: the connector then needs authorization again.
+async fn oauth_flow_and_refresh(backend: Backend, case: &Case) {
+    let fake = FakeVendor::start((case.routes)()).await;
+    for ticket in history(case) {
+        fake.put(ticket);
+    }
+    let Some(app) = app_with_worker(backend, Some((case.kind, &fake))).await else { return };
+    let body = json!({"type": case.kind, "display_name": "oauth", "config": (case.config)(&fake.base_url)});
+    let (status, created) = app.post("/v1/connectors", &app.owner.key, &body).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["status"], "needs_auth");
+    let id = created["id"].as_str().unwrap().to_string();
+    let (status, refused) = app.post(&format!("/v1/connectors/{id}/sync"), &app.owner.key, &json!({})).await;
+    assert_eq!((status, refused["error"].as_str()), (409, Some("needs_auth")), "{refused}");
+
+    let (status, started) = app.post(&format!("/v1/connectors/{id}/oauth/start"), &app.owner.key, &json!({})).await;
+    assert_eq!(status, 200, "{started}");
+    let authorize = url::Url::parse(started["authorize_url"].as_str().unwrap()).unwrap();
+    assert!(authorize.as_str().starts_with(&format!("{}/authorize?", fake.base_url)), "{authorize}");
+    let param = |name: &str| authorize.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.to_string());
+    assert_eq!(param("client_id").as_deref(), Some("causeloop-client"));
+    assert_eq!(param("state").as_deref(), started["state"].as_str());
+    assert_eq!(param("redirect_uri"), Some(app.url("/v1/oauth/callback")));
+    let challenge = param("code_challenge");
+    let code = fake.consent(challenge.as_deref());
+
+    let callback = app
+        .http
+        .get(app.url("/v1/oauth/callback"))
+        .query(&[("code", code.as_str()), ("state", started["state"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 200);
+    assert!(callback.text().await.unwrap().contains("Connected"));
+    // The state works once.
+    let replayed = app
+        .http
+        .get(app.url("/v1/oauth/callback"))
+        .query(&[("code", code.as_str()), ("state", started["state"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 400);
+
+    let done = settled(&app, &id).await;
+    assert_eq!((done["status"].as_str(), done["oauth_connected"].as_bool()), (Some("connected"), Some(true)), "{done}");
+    assert_eq!(done["sync"]["last_sync"]["status"], "completed", "{done}");
+    assert_eq!(issues_of(&app, case.kind).await.len(), 5);
+    assert!(!done.to_string().contains("access-"), "tokens are never shown: {done}");
+
+    // The access token stops working: one refresh (rotating the refresh token), then the sync goes on.
+    fake.expire_access_tokens();
+    let (status, _) = app.post(&format!("/v1/connectors/{id}/sync"), &app.owner.key, &json!({})).await;
+    assert_eq!(status, 202);
+    let done = settled(&app, &id).await;
+    assert_eq!(done["sync"]["last_sync"]["status"], "completed", "{done}");
+    let refreshes = fake
+        .seen()
+        .iter()
+        .filter(|seen| {
+            seen.path == "/oauth/token" && String::from_utf8_lossy(&seen.body).contains("grant_type=refresh_token")
+        })
+        .count();
+    assert_eq!(refreshes, 1);
+    assert_eq!(fake.lock().refresh_tokens.len(), 1, "the used refresh token is spent, the new one kept");
+
+    // The vendor revokes the grant: the refresh fails and the connector needs authorization again.
+    fake.lock().refresh_tokens.clear();
+    fake.expire_access_tokens();
+    let (status, _) = app.post(&format!("/v1/connectors/{id}/sync"), &app.owner.key, &json!({})).await;
+    assert_eq!(status, 202);
+    let failed = settled(&app, &id).await;
+    assert_eq!(
+        (failed["status"].as_str(), failed["sync"]["last_sync"]["status"].as_str()),
+        (Some("needs_auth"), Some("failed")),
+        "{failed}"
+    );
+}
+
+#[tokio::test]
+async fn oauth_vendors_authorize_refresh_and_fall_back_to_needs_auth_sqlite() {
+    for case in cases().iter().filter(|case| case.kind != "datadog") {
+        oauth_flow_and_refresh(Backend::Sqlite, case).await;
+    }
+}
+
+#[tokio::test]
+async fn oauth_vendors_authorize_refresh_and_fall_back_to_needs_auth_moto() {
+    for case in cases().iter().filter(|case| case.kind != "datadog") {
+        oauth_flow_and_refresh(Backend::Moto, case).await;
     }
 }

@@ -28,6 +28,8 @@ fn connector(ws: &WorkspaceId, connector_type: &str, millis: u64) -> Connector {
         sealed_credentials: None,
         credential_fields: Vec::new(),
         inbound_webhook_id: None,
+        sync: Default::default(),
+        oauth: None,
         created_at: "2026-01-01T00:00:00.000Z".into(),
         updated_at: "2026-01-01T00:00:00.000Z".into(),
     }
