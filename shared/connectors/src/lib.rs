@@ -12,8 +12,11 @@
 //! `Retry-After`, GitHub's rate-limit headers, 401, 5xx) the same way for all of them, and
 //! [`oauth`] builds the OAuth 2.0 authorization-code requests.
 
+pub mod datadog;
 pub mod http;
 pub mod oauth;
+pub mod pagerduty;
+pub mod servicenow;
 pub mod text;
 
 use serde_json::{Map, Value};
@@ -113,4 +116,4 @@ pub fn vendor(kind: &str) -> Option<&'static dyn Vendor> {
 }
 
 /// The polling vendors (filled in as each one is built).
-pub static VENDORS: &[&dyn Vendor] = &[];
+pub static VENDORS: &[&dyn Vendor] = &[&pagerduty::PagerDuty, &servicenow::ServiceNow, &datadog::Datadog];
