@@ -55,6 +55,33 @@ fn cases() -> Vec<Case> {
             keys: ["1", "2", "3", "4", "5", "6"],
             external_id: |key| format!("acme/shop#{key}"),
         },
+        Case {
+            kind: "pagerduty",
+            routes: vendors::pagerduty::routes,
+            config: |base| json!({"base_url": base}),
+            credentials: json!({"api_key": "pd-key"}),
+            accepted: "Token token=pd-key".to_string(),
+            keys: ["PABC001", "PABC002", "PABC003", "PABC004", "PABC005", "PABC006"],
+            external_id: |key| key.to_string(),
+        },
+        Case {
+            kind: "servicenow",
+            routes: vendors::servicenow::routes,
+            config: |base| json!({"base_url": base}),
+            credentials: json!({"username": "causeloop", "password": "sn-pass"}),
+            accepted: basic("causeloop", "sn-pass"),
+            keys: ["INC0010001", "INC0010002", "INC0010003", "INC0010004", "INC0010005", "INC0010006"],
+            external_id: |key| key.to_string(),
+        },
+        Case {
+            kind: "datadog",
+            routes: vendors::datadog::routes,
+            config: |base| json!({"base_url": base}),
+            credentials: json!({"api_key": "dd-api", "application_key": "dd-app"}),
+            accepted: "dd-api".to_string(),
+            keys: ["101", "102", "103", "104", "105", "106"],
+            external_id: |key| key.to_string(),
+        },
     ]
 }
 

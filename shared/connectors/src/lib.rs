@@ -12,10 +12,13 @@
 //! `Retry-After`, GitHub's rate-limit headers, 401, 5xx) the same way for all of them, and
 //! [`oauth`] builds the OAuth 2.0 authorization-code requests.
 
+pub mod datadog;
 pub mod github;
 pub mod http;
 pub mod jira;
 pub mod oauth;
+pub mod pagerduty;
+pub mod servicenow;
 pub mod text;
 
 use serde_json::{Map, Value};
@@ -115,4 +118,5 @@ pub fn vendor(kind: &str) -> Option<&'static dyn Vendor> {
 }
 
 /// The polling vendors (filled in as each one is built).
-pub static VENDORS: &[&dyn Vendor] = &[&jira::Jira, &github::GitHub];
+pub static VENDORS: &[&dyn Vendor] =
+    &[&jira::Jira, &github::GitHub, &pagerduty::PagerDuty, &servicenow::ServiceNow, &datadog::Datadog];

@@ -22,6 +22,11 @@ use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub mod datadog;
+pub mod drive_pd_sn_dd;
+pub mod pagerduty;
+pub mod servicenow;
+
 /// One vendor record in the shared model. Times are Unix milliseconds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ticket {
