@@ -49,11 +49,11 @@ fn cases() -> Vec<Case> {
         Case {
             kind: "github",
             routes: vendors::github::routes,
-            config: |base| json!({"base_url": base, "repositories": ["acme/shop"]}),
+            config: |base| json!({"base_url": base, "repositories": ["acme/checkout"]}),
             credentials: json!({"token": "ghp_test"}),
             accepted: "Bearer ghp_test".to_string(),
             keys: ["1", "2", "3", "4", "5", "6"],
-            external_id: |key| format!("acme/shop#{key}"),
+            external_id: |key| format!("acme/checkout#{key}"),
         },
         Case {
             kind: "pagerduty",
@@ -228,7 +228,23 @@ async fn backfill_then_incremental(backend: Backend, case: &Case) {
     let done = settled(&app, &id).await;
     let run = &done["sync"]["last_sync"];
     assert_eq!((run["status"].as_str(), run["mode"].as_str()), (Some("completed"), Some("incremental")), "{run}");
-    assert_eq!(run["issues_created"], 1, "{run}");
+    let last = fake.seen().last().map(|seen| format!("{} {:?}", seen.path, seen.query)).unwrap_or_default();
+    if run["issues_created"] != 1 {
+        let seen = fake.seen().last().unwrap().clone();
+        let answer = reqwest::Client::new()
+            .get(format!("{}{}", fake.base_url, seen.path))
+            .query(&seen.query)
+            .header("authorization", &case.accepted)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let tickets: Vec<(String, i64)> = fake.lock().tickets.iter().map(|t| (t.key.clone(), t.updated_ms)).collect();
+        panic!("{answer}\n{tickets:?}\n{run}");
+    }
+    assert_eq!(run["issues_created"], 1, "{} {run} {last}", case.kind);
     let issues = issues_of(&app, case.kind).await;
     assert_eq!(issues.len(), 6);
     let issue = by_external_id(&issues, &(case.external_id)(case.keys[1]));
