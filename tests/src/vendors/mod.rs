@@ -264,7 +264,7 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
     let refuse = |error: &str| (StatusCode::BAD_REQUEST, axum::Json(json!({"error": error}))).into_response();
-    if !form_encoded || form.get("client_id").is_none_or(String::is_empty) || form.get("client_secret").is_none() {
+    if !form_encoded || form.get("client_id").is_none_or(String::is_empty) || !form.contains_key("client_secret") {
         return refuse("invalid_client");
     }
     let mut shared = state.lock().unwrap();
