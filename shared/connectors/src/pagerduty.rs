@@ -40,6 +40,8 @@
 //!    that stops there (documented loss; a sync window that large is a backfill, whose pass 1
 //!    already read every incident created in it with its current state).
 //!
+//! The record's body is the `description`; the `summary` only repeats the number and the title.
+//!
 //! Not read: acknowledgements and edits (title, priority) of incidents created before the window
 //! that do not resolve them. Their status stays `open` in our model; a title or priority change
 //! shows once the incident resolves or when `updated_at` moves and the window covers its creation.
@@ -168,6 +170,7 @@ impl Vendor for PagerDuty {
             query.push(("service_ids[]", id));
         }
         let url = http::url(connection.api_base, "/incidents", &query);
+        // The reference lists both headers on every operation, GETs included.
         Ok(Request::get(url, connection.auth, &[("accept", ACCEPT), ("content-type", "application/json")]))
     }
 
@@ -290,9 +293,11 @@ fn record(incident: &Value) -> Option<VendorRecord> {
         "body": str_at(incident, "/description").and_then(text::body),
         "severity": severity(incident),
         "service": str_at(incident, "/service/summary").and_then(text::short),
-        "external_url": str_at(incident, "/html_url")
-            .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
-            .map(|url| text::cut_chars(url, causeloop_domain::limits::MAX_URL_CHARS)),
+        // A link cut short would lead nowhere: one beyond the limit is left out.
+        "external_url": str_at(incident, "/html_url").filter(|url| {
+            (url.starts_with("https://") || url.starts_with("http://"))
+                && url.chars().count() <= causeloop_domain::limits::MAX_URL_CHARS
+        }),
         "source_created_at": time_at(incident, "created_at"),
         "metadata": {
             "incident_number": incident.get("incident_number").and_then(Value::as_u64),

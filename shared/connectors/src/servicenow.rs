@@ -86,23 +86,20 @@ fn literal(seconds: i64) -> String {
     iso[..19].replacen('T', " ", 1)
 }
 
-/// A stored ServiceNow date-time (`yyyy-MM-dd HH:mm:ss`, UTC) as Unix milliseconds.
-fn stored_millis(value: &str) -> Option<i64> {
+/// A stored ServiceNow date-time (`yyyy-MM-dd HH:mm:ss`, UTC) in RFC 3339 form.
+fn stored_as_rfc3339(value: &str) -> Option<String> {
     let value = value.trim();
-    if value.len() != 19 {
-        return None;
-    }
-    parse_unix_millis(&format!("{}Z", value.replacen(' ', "T", 1))).map(|ms| ms as i64)
+    (value.len() == 19).then(|| format!("{}Z", value.replacen(' ', "T", 1)))
 }
 
-/// A stored ServiceNow date-time as RFC 3339 UTC.
+/// A stored date-time as Unix milliseconds.
+fn stored_millis(value: &str) -> Option<i64> {
+    parse_unix_millis(&stored_as_rfc3339(value)?).map(|ms| ms as i64)
+}
+
+/// A stored date-time as RFC 3339 UTC with milliseconds, the ingest form.
 fn stored_rfc3339(value: &str) -> Option<String> {
-    let value = value.trim();
-    (value.len() == 19)
-        .then(|| format!("{}Z", value.replacen(' ', "T", 1)))
-        .as_deref()
-        .and_then(parse_rfc3339)
-        .map(format_rfc3339)
+    parse_rfc3339(&stored_as_rfc3339(value)?).map(format_rfc3339)
 }
 
 /// The connector's extra encoded query, checked to be safe to AND in.

@@ -35,7 +35,7 @@ pub async fn walk(
 }
 
 /// Sends one request; a transport error is transient, as in the worker.
-pub async fn send(client: &reqwest::Client, request: &Request) -> Result<Response, Failure> {
+async fn send(client: &reqwest::Client, request: &Request) -> Result<Response, Failure> {
     let mut builder = match request.method {
         Method::Get => client.get(&request.url),
         Method::Post => client.post(&request.url),
