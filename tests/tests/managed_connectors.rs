@@ -29,6 +29,12 @@ struct Case {
     keys: [&'static str; 6],
     /// The Issue's external id for a ticket key.
     external_id: fn(&str) -> String,
+    /// Whether a resolved record can open again (a resolved PagerDuty incident cannot: a new
+    /// incident is opened instead).
+    reopens: bool,
+    /// Whether the vendor's list answer carries the resolution text (GitHub's and PagerDuty's
+    /// need an extra call per record: a timeline, the incident's notes).
+    carries_fix: bool,
 }
 
 fn basic(user: &str, password: &str) -> String {
@@ -45,6 +51,8 @@ fn cases() -> Vec<Case> {
             accepted: basic("ops@example.com", "jira-token"),
             keys: ["OPS-1", "OPS-2", "OPS-3", "OPS-4", "OPS-5", "OPS-6"],
             external_id: |key| key.to_string(),
+            reopens: true,
+            carries_fix: true,
         },
         Case {
             kind: "github",
@@ -54,6 +62,8 @@ fn cases() -> Vec<Case> {
             accepted: "Bearer ghp_test".to_string(),
             keys: ["1", "2", "3", "4", "5", "6"],
             external_id: |key| format!("acme/checkout#{key}"),
+            reopens: true,
+            carries_fix: false,
         },
         Case {
             kind: "pagerduty",
@@ -63,6 +73,8 @@ fn cases() -> Vec<Case> {
             accepted: "Token token=pd-key".to_string(),
             keys: ["PABC001", "PABC002", "PABC003", "PABC004", "PABC005", "PABC006"],
             external_id: |key| key.to_string(),
+            reopens: false,
+            carries_fix: false,
         },
         Case {
             kind: "servicenow",
@@ -72,6 +84,8 @@ fn cases() -> Vec<Case> {
             accepted: basic("causeloop", "sn-pass"),
             keys: ["INC0010001", "INC0010002", "INC0010003", "INC0010004", "INC0010005", "INC0010006"],
             external_id: |key| key.to_string(),
+            reopens: true,
+            carries_fix: true,
         },
         Case {
             kind: "datadog",
@@ -81,6 +95,8 @@ fn cases() -> Vec<Case> {
             accepted: "dd-api".to_string(),
             keys: ["101", "102", "103", "104", "105", "106"],
             external_id: |key| key.to_string(),
+            reopens: true,
+            carries_fix: true,
         },
     ]
 }
@@ -205,7 +221,7 @@ async fn backfill_then_incremental(backend: Backend, case: &Case) {
             let source_resolved =
                 vendors::parse_time(issue["resolution"]["source_resolved_at"].as_str().unwrap()).unwrap();
             assert!((source_resolved - ticket.resolved.as_ref().unwrap().0).abs() < 1000, "{issue}");
-            if case.kind != "github" {
+            if case.carries_fix {
                 let fix = issue["resolution"]["fix"].as_str().unwrap_or_default();
                 assert!(fix.contains(&format!("rolled back release {n}")), "{issue}");
             }
@@ -218,37 +234,27 @@ async fn backfill_then_incremental(backend: Backend, case: &Case) {
     assert_eq!(history["data"][0]["outcome"], "success", "{history}");
 
     // The first resolved ticket reopens and a new one arrives; an incremental sync sees both.
-    let mut reopened = tickets[1].clone();
-    reopened.resolved = None;
-    reopened.updated_ms = now_ms();
-    fake.put(reopened);
-    fake.put(Ticket::new(case.keys[5], "payment gateway timeout", now_ms()));
+    // A second ago: a record updated in the very millisecond a sync starts belongs to the next one.
+    let moment = now_ms() - 1000;
+    if case.reopens {
+        let mut reopened = tickets[1].clone();
+        reopened.resolved = None;
+        reopened.updated_ms = moment;
+        fake.put(reopened);
+    }
+    fake.put(Ticket::new(case.keys[5], "payment gateway timeout", moment));
     let (status, started) = app.post(&format!("/v1/connectors/{id}/sync"), &app.owner.key, &json!({})).await;
     assert_eq!(status, 202, "{started}");
     let done = settled(&app, &id).await;
     let run = &done["sync"]["last_sync"];
     assert_eq!((run["status"].as_str(), run["mode"].as_str()), (Some("completed"), Some("incremental")), "{run}");
-    let last = fake.seen().last().map(|seen| format!("{} {:?}", seen.path, seen.query)).unwrap_or_default();
-    if run["issues_created"] != 1 {
-        let seen = fake.seen().last().unwrap().clone();
-        let answer = reqwest::Client::new()
-            .get(format!("{}{}", fake.base_url, seen.path))
-            .query(&seen.query)
-            .header("authorization", &case.accepted)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let tickets: Vec<(String, i64)> = fake.lock().tickets.iter().map(|t| (t.key.clone(), t.updated_ms)).collect();
-        panic!("{answer}\n{tickets:?}\n{run}");
-    }
-    assert_eq!(run["issues_created"], 1, "{} {run} {last}", case.kind);
+    assert_eq!(run["issues_created"], 1, "{} {run}", case.kind);
     let issues = issues_of(&app, case.kind).await;
     assert_eq!(issues.len(), 6);
-    let issue = by_external_id(&issues, &(case.external_id)(case.keys[1]));
-    assert_eq!((issue["status"].as_str(), issue["recurrences"].as_u64()), (Some("open"), Some(1)), "{issue}");
+    if case.reopens {
+        let issue = by_external_id(&issues, &(case.external_id)(case.keys[1]));
+        assert_eq!((issue["status"].as_str(), issue["recurrences"].as_u64()), (Some("open"), Some(1)), "{issue}");
+    }
     // Records read again (the overlap) count as nothing: each Issue was seen once per revision.
     let untouched = by_external_id(&issues, &(case.external_id)(case.keys[0]));
     assert_eq!(untouched["occurrences"], 1, "{untouched}");
@@ -405,7 +411,7 @@ async fn oauth_flow_and_refresh(backend: Backend, case: &Case) {
             seen.path == "/oauth/token" && String::from_utf8_lossy(&seen.body).contains("grant_type=refresh_token")
         })
         .count();
-    assert_eq!(refreshes, 1);
+    assert_eq!(refreshes, 1, "{}", case.kind);
     assert_eq!(fake.lock().refresh_tokens.len(), 1, "the used refresh token is spent, the new one kept");
 
     // The vendor revokes the grant: the refresh fails and the connector needs authorization again.

@@ -211,7 +211,8 @@ impl SyncWorker {
     /// Reads pages of the task's sync until it ends, waits, or the step's budget is spent.
     async fn step(&self, task: &SyncTask) -> Result<Stop, StoreError> {
         let started = Instant::now();
-        let mut refreshed = false;
+        // A 401 earns one token refresh per message; `force_refresh` asks for it on the next pass.
+        let (mut refreshed, mut force_refresh) = (false, false);
         for _ in 0..PAGES_PER_MESSAGE {
             let Some(Versioned { value: mut connector, mut version }) =
                 self.state.store.connector(&task.workspace_id, &task.connector_id).await?
@@ -232,18 +233,19 @@ impl SyncWorker {
                 let why = format!("`{}` connectors cannot sync", connector.connector_type);
                 return self.fail(connector, version, why, None).await;
             };
-            let access =
-                match oauth::access(&self.state, &self.client, &mut connector, &mut version, refreshed, now).await {
-                    Ok(access) => access,
-                    Err(AccessError::Store(err)) => return Err(err),
-                    Err(AccessError::NeedsAuth(why)) => {
-                        return self.fail(connector, version, why, Some(STATUS_NEEDS_AUTH)).await;
-                    }
-                    Err(AccessError::Vendor(Failure::RateLimited { retry_after_seconds })) => {
-                        return self.wait(connector, version, retry_after_seconds).await;
-                    }
-                    Err(AccessError::Vendor(failure)) => return self.failure(connector, version, failure).await,
-                };
+            let forced = std::mem::take(&mut force_refresh);
+            let access = match oauth::access(&self.state, &self.client, &mut connector, &mut version, forced, now).await
+            {
+                Ok(access) => access,
+                Err(AccessError::Store(err)) => return Err(err),
+                Err(AccessError::NeedsAuth(why)) => {
+                    return self.fail(connector, version, why, Some(STATUS_NEEDS_AUTH)).await;
+                }
+                Err(AccessError::Vendor(Failure::RateLimited { retry_after_seconds })) => {
+                    return self.wait(connector, version, retry_after_seconds).await;
+                }
+                Err(AccessError::Vendor(failure)) => return self.failure(connector, version, failure).await,
+            };
             let config = connector.config.as_object().cloned().unwrap_or_default();
             let connection = Connection { api_base: &access.api_base, config: &config, auth: &access.auth };
             let window = Window { since_millis: run.since_millis, until_millis: run.until_millis };
@@ -259,6 +261,7 @@ impl SyncWorker {
                 Err(Failure::Unauthorized(_)) if access.refreshable && !refreshed => {
                     // An access token revoked or expired early: refresh once and read the page again.
                     refreshed = true;
+                    force_refresh = true;
                     continue;
                 }
                 Err(Failure::Unauthorized(why)) => {
