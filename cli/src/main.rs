@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve every route family and worker in one process on the embedded store.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Create, list and revoke API keys (run with the server stopped when using --data-dir).
     Keys {
         #[command(subcommand)]
@@ -51,7 +51,7 @@ pub struct StoreArgs {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Keys { command } => keys::run(command).await,
         Command::Patterns { command } => patterns::run(command),
         Command::Insights { command } => insights::run(command),

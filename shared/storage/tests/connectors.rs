@@ -113,6 +113,7 @@ async fn sync_history_is_newest_first(store: Store) {
         outcome: outcome.into(),
         issue_id: None,
         error: (outcome == "failure").then(|| "invalid_json: ...".into()),
+        sync: None,
     };
     let records = [at(1_000, "success"), at(2_000, "failure"), at(3_000, "success")];
     for record in &records {
@@ -131,6 +132,38 @@ async fn sync_history_is_newest_first(store: Store) {
     assert!(store.sync_records(&workspace(), &con, 10, None).await.unwrap().0.is_empty());
 }
 both_adapters!(sync_history_is_newest_first_and_bounded_by_time, sync_history_is_newest_first);
+
+async fn sync_checkpoints_are_conditional_and_carry_their_history(store: Store) {
+    use causeloop_domain::sync::SyncMode;
+    let ws = workspace();
+    let mut stored = connector(&ws, "jira", 1_000);
+    store.insert_connector(&stored).await.unwrap();
+    let now = 1_800_000_000_000;
+    stored.sync.start(SyncMode::Backfill, None, now, SyncId::random(now as u64, [7; 10]).to_string()).unwrap();
+    let version = store.checkpoint_sync(&stored, 1).await.unwrap();
+    let (history, _) = store.sync_records(&ws, &stored.id, 10, None).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!((history[0].kind.as_str(), history[0].outcome.as_str()), ("sync", "running"));
+    assert_eq!(history[0].sync.as_ref().unwrap().cursor, serde_json::Value::Null, "the cursor stays internal");
+
+    // A checkpoint from a stale read writes neither the connector nor its history entry.
+    let mut stale = stored.clone();
+    stale.sync.checkpoint(None, &Default::default(), now + 1);
+    assert!(matches!(store.checkpoint_sync(&stale, 1).await, Err(StoreError::ConditionFailed)));
+    let (history, _) = store.sync_records(&ws, &stored.id, 10, None).await.unwrap();
+    assert_eq!(history[0].outcome, "running");
+    assert_eq!(store.connector(&ws, &stored.id).await.unwrap().unwrap().value.sync, stored.sync);
+
+    stored.sync.checkpoint(None, &Default::default(), now + 2);
+    store.checkpoint_sync(&stored, version).await.unwrap();
+    let (history, _) = store.sync_records(&ws, &stored.id, 10, None).await.unwrap();
+    assert_eq!((history.len(), history[0].outcome.as_str()), (1, "success"), "one entry per run, updated in place");
+    assert_eq!(store.connector_by_id(&stored.id).await.unwrap().unwrap().value.sync.watermark_millis, Some(now));
+}
+both_adapters!(
+    sync_checkpoints_are_conditional_and_carry_their_history,
+    sync_checkpoints_are_conditional_and_carry_their_history
+);
 
 async fn inbound_enablement_links_and_unlinks(store: Store) {
     let ws = workspace();
