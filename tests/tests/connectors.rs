@@ -27,10 +27,15 @@ async fn the_catalog_is_complete_and_honest(app: TestApp) {
         (Some(true), Some("none"))
     );
     assert_eq!(entry("cloudwatch")["config_fields"][0]["name"], "topic_arns");
-    assert_eq!(
-        (entry("jira")["available"].as_bool(), entry("jira")["auth"].as_str()),
-        (Some(false), Some("api_token"))
-    );
+    assert_eq!((entry("jira")["available"].as_bool(), entry("jira")["auth"].as_str()), (Some(true), Some("oauth2")));
+    assert_eq!(entry("jira")["auth_kinds"], json!(["oauth2", "basic"]));
+    for polling in ["jira", "github", "pagerduty", "servicenow", "datadog"] {
+        let found = entry(polling);
+        assert_eq!(found["capabilities"]["poll"], true, "{polling}");
+        let config: Vec<&str> =
+            found["config_fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+        assert!(config.contains(&"base_url") && config.contains(&"schedule_minutes"), "{polling}: {config:?}");
+    }
     // Sentry is creatable for its pushed webhooks, and says it cannot poll yet.
     let sentry = entry("sentry");
     assert_eq!((sentry["available"].as_bool(), sentry["capabilities"]["poll"].as_bool()), (Some(true), Some(false)));
@@ -106,7 +111,7 @@ both_backends!(
 async fn credentials_are_validated_and_write_only(app: TestApp) {
     let key = &app.owner.key;
     const TOKEN: &str = "atlassian-token-SHOULD-NEVER-APPEAR";
-    let jira = |credentials: Value| json!({"type": "jira", "display_name": "Jira", "credentials": credentials, "config": {"site_url": "https://acme.atlassian.net"}});
+    let jira = |credentials: Value| json!({"type": "jira", "display_name": "Jira", "credentials": credentials, "config": {"base_url": "https://acme.atlassian.net"}});
     let (status, refused) = app.post("/v1/connectors", key, &jira(json!({"email": "ops@acme.test"}))).await;
     assert_eq!(
         (status, refused["field"].as_str(), refused["error"].as_str()),
@@ -118,14 +123,11 @@ async fn credentials_are_validated_and_write_only(app: TestApp) {
         .await;
     assert_eq!((status, refused["field"].as_str()), (400, Some("credentials.pin")));
     assert!(!refused.to_string().contains(TOKEN));
-    // Complete, but jira polling is not built: 422 naming why.
-    let (status, refused) =
-        app.post("/v1/connectors", key, &jira(json!({"email": "ops@acme.test", "api_token": TOKEN}))).await;
-    assert_eq!(
-        (status, refused["error"].as_str(), refused["field"].as_str()),
-        (422, Some("connector_type_unavailable"), Some("type"))
-    );
-    assert!(refused["message"].as_str().unwrap().contains("not built"), "{refused}");
+    // Complete credentials, but the config lacks the site.
+    let no_site =
+        json!({"type": "jira", "display_name": "Jira", "credentials": {"email": "ops@acme.test", "api_token": TOKEN}});
+    let (status, refused) = app.post("/v1/connectors", key, &no_site).await;
+    assert_eq!((status, refused["field"].as_str()), (400, Some("config.base_url")), "{refused}");
     assert!(!refused.to_string().contains(TOKEN));
     let (status, refused) = app.post("/v1/connectors", key, &json!({"type": "zendesk", "display_name": "Z"})).await;
     assert_eq!((status, refused["field"].as_str()), (400, Some("type")));
@@ -140,6 +142,18 @@ async fn credentials_are_validated_and_write_only(app: TestApp) {
     let (status, refused) = app.post("/v1/connectors", key, &json!({"type": "custom_api"})).await;
     assert_eq!((status, refused["field"].as_str()), (400, Some("display_name")));
     assert_eq!(app.get("/v1/connectors", key).await.1["data"], json!([]), "nothing stored for a refused request");
+
+    // Complete: created connected, its first sync (a backfill) queued, the token never shown.
+    let (status, created) =
+        app.post("/v1/connectors", key, &jira(json!({"email": "ops@acme.test", "api_token": TOKEN}))).await;
+    assert_eq!((status, created["status"].as_str()), (201, Some("connected")), "{created}");
+    assert_eq!(created["credential_fields_set"], json!(["api_token", "email"]));
+    assert_eq!(
+        (created["sync"]["last_sync"]["mode"].as_str(), created["sync"]["last_sync"]["status"].as_str()),
+        (Some("backfill"), Some("running"))
+    );
+    assert!(!created.to_string().contains(TOKEN));
+    assert_eq!(app.delete(&format!("/v1/connectors/{}", created["id"].as_str().unwrap()), key).await.0, 204);
 
     // A connector that holds a credential (Sentry's signing secret) never shows it: sealed at
     // rest, answered by name only, on every route that shows connectors.
