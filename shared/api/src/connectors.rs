@@ -527,7 +527,8 @@ async fn health(State(state): State<AppState>, principal: Principal) -> Result<i
     for connector in state.store.all_connectors(workspace).await? {
         let (latest, _) = state.store.sync_records(workspace, &connector.id, 1, None).await?;
         let window = state.store.sync_records_since(workspace, &connector.id, &since_id, HEALTH_WINDOW_RECORDS).await?;
-        let errors = window.iter().filter(|record| record.outcome != "success").count();
+        // A running sync is not an error; only failures are.
+        let errors = window.iter().filter(|record| record.outcome == "failure").count();
         let last = latest.first();
         connectors.push(json!({
             "id": connector.id,
@@ -538,7 +539,7 @@ async fn health(State(state): State<AppState>, principal: Principal) -> Result<i
             "inbound_enabled": connector.inbound_webhook_id.is_some(),
             "last_event_at": last.map(|record| record.at.clone()),
             "last_outcome": last.map(|record| record.outcome.clone()),
-            "last_error": window.iter().find(|record| record.outcome != "success").and_then(|record| record.error.clone()),
+            "last_error": window.iter().find(|record| record.outcome == "failure").and_then(|record| record.error.clone()),
             "events_24h": window.len(),
             "errors_24h": errors,
             "window_truncated": window.len() == HEALTH_WINDOW_RECORDS,

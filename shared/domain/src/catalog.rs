@@ -386,8 +386,37 @@ fn validate_value(path: &str, kind: FieldKind, value: &Value, allow_http: bool) 
     }
 }
 
+/// The strings of a list field of `config` (absent: none).
+fn list<'a>(config: &'a Map<String, Value>, name: &str) -> impl Iterator<Item = &'a str> {
+    config.get(name).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+}
+
+/// `owner/name`, as GitHub spells repositories.
+fn is_repository(text: &str) -> bool {
+    let part = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    matches!(text.split_once('/'), Some((owner, name)) if part(owner) && part(name))
+}
+
 /// Type-specific rules beyond the field shapes.
 pub fn check_type_rules(kind: &ConnectorType, config: &Map<String, Value>) -> Result<(), FieldError> {
+    if kind.id == "github" {
+        if let Some(bad) = list(config, "repositories").find(|repository| !is_repository(repository)) {
+            return Err(FieldError::new(
+                "config.repositories",
+                "invalid_value",
+                format!("`{bad}` is not a repository; write owner/name"),
+            ));
+        }
+    }
+    if kind.id == "datadog" {
+        if let Some(bad) = list(config, "sources").find(|source| !matches!(*source, "incidents" | "monitor_events")) {
+            return Err(FieldError::new(
+                "config.sources",
+                "invalid_value",
+                format!("`{bad}` is not a Datadog source; use incidents or monitor_events"),
+            ));
+        }
+    }
     if kind.id == "cloudwatch" {
         let arns = config.get("topic_arns").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
         if arns.is_empty() {
@@ -487,6 +516,22 @@ mod tests {
         assert_eq!(err.field, "config.field_mapping.title");
         let err = validate_config(custom, &object(json!({"field_mapping": {"colour": "/c"}})), false).unwrap_err();
         assert_eq!(err.field, "config.field_mapping.colour");
+    }
+
+    #[test]
+    fn github_repositories_and_datadog_sources_are_checked() {
+        let github = connector_type("github").unwrap();
+        assert!(check_type_rules(github, &object(json!({"repositories": ["acme/shop", "a.b/c-d_e"]}))).is_ok());
+        for bad in ["acme", "acme/", "/shop", "acme/shop/x", "acme/sh op"] {
+            let err = check_type_rules(github, &object(json!({"repositories": [bad]}))).unwrap_err();
+            assert_eq!(err.field, "config.repositories", "{bad}");
+        }
+        let datadog = connector_type("datadog").unwrap();
+        assert!(check_type_rules(datadog, &object(json!({"sources": ["incidents", "monitor_events"]}))).is_ok());
+        assert_eq!(
+            check_type_rules(datadog, &object(json!({"sources": ["logs"]}))).unwrap_err().field,
+            "config.sources"
+        );
     }
 
     #[test]
