@@ -7,6 +7,7 @@
 use base64::Engine;
 use causeloop_api::app;
 use causeloop_api::state::Settings;
+use causeloop_api::workers::sync::run_schedule;
 use causeloop_connectors::oauth::ClientSettings;
 use causeloop_tests::vendors::{self, FakeVendor, Fault, Shared, Ticket};
 use causeloop_tests::{spawn_app_with, Backend, TestApp};
@@ -439,4 +440,51 @@ async fn oauth_vendors_authorize_refresh_and_fall_back_to_needs_auth_moto() {
     for case in cases().iter().filter(|case| case.kind != "datadog") {
         oauth_flow_and_refresh(Backend::Moto, case).await;
     }
+}
+
+/// The scheduler starts a connector's incremental sync once `schedule_minutes` have passed since
+/// the last one started, not before, and skips connectors that are disabled or need authorization.
+async fn the_schedule_starts_due_syncs(backend: Backend) {
+    let case = &cases()[0];
+    let fake = FakeVendor::start((case.routes)()).await;
+    fake.accept(&case.accepted);
+    for ticket in history(case) {
+        fake.put(ticket);
+    }
+    let Some(app) = app_with_worker(backend, None).await else { return };
+    let mut config = (case.config)(&fake.base_url);
+    config["schedule_minutes"] = json!(5);
+    let body =
+        json!({"type": case.kind, "display_name": "scheduled", "credentials": case.credentials, "config": config});
+    let (_, created) = app.post("/v1/connectors", &app.owner.key, &body).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let first = settled(&app, &id).await["sync"]["last_sync"]["sync_id"].clone();
+    // A connector waiting for OAuth is never scheduled.
+    let waiting = json!({"type": case.kind, "display_name": "waiting", "config": (case.config)(&fake.base_url)});
+    let (_, waiting) = app.post("/v1/connectors", &app.owner.key, &waiting).await;
+    assert_eq!(waiting["status"], "needs_auth");
+
+    let now = now_ms();
+    let report = run_schedule(&app.state, now + 4 * 60_000).await.unwrap();
+    assert_eq!((report.started, report.requeued), (0, 0), "not due before its 5 minutes");
+    let report = run_schedule(&app.state, now + 5 * 60_000 + 1_000).await.unwrap();
+    assert_eq!((report.started, report.requeued), (1, 0));
+    let done = settled(&app, &id).await;
+    let run = &done["sync"]["last_sync"];
+    assert_ne!(run["sync_id"], first);
+    assert_eq!((run["mode"].as_str(), run["status"].as_str()), (Some("incremental"), Some("completed")), "{run}");
+
+    app.patch(&format!("/v1/connectors/{id}"), &app.owner.key, &json!({"enabled": false})).await;
+    let report = run_schedule(&app.state, now + 60 * 60_000).await.unwrap();
+    assert_eq!((report.started, report.requeued), (0, 0), "a disabled connector is not scheduled");
+}
+
+#[tokio::test]
+async fn the_schedule_starts_due_syncs_sqlite() {
+    the_schedule_starts_due_syncs(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_schedule_starts_due_syncs_moto() {
+    the_schedule_starts_due_syncs(Backend::Moto).await;
 }
