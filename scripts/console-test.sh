@@ -14,4 +14,4 @@ cd "$(dirname "$0")/.."
 venv=${1:-$(scripts/test-deps.sh)}
 shift || true
 cargo build --locked --quiet -p causeloop
-CAUSELOOP_BIN="$PWD/target/debug/causeloop" "$venv/bin/python" -m pytest -p no:cacheprovider -q tests/console "$@"
+CAUSELOOP_BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/causeloop" "$venv/bin/python" -m pytest -p no:cacheprovider -q tests/console "$@"

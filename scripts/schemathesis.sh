@@ -63,7 +63,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-target/debug/causeloop serve --addr 127.0.0.1:0 --data-dir "$run_dir/data" --allow-private-targets \
+"${CARGO_TARGET_DIR:-target}"/debug/causeloop serve --addr 127.0.0.1:0 --data-dir "$run_dir/data" --allow-private-targets \
   >"$run_dir/serve.out" 2>"$run_dir/serve.log" &
 server_pid=$!
 base_url=

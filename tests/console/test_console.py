@@ -11,6 +11,8 @@ CONSOLE_SCREENSHOTS (a directory: each page is saved there as PNG; docs/console 
 the README shows).
 """
 
+import base64
+import hashlib
 import http.server
 import json
 import os
@@ -21,6 +23,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -58,12 +61,79 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class FakeGitHub(http.server.BaseHTTPRequestHandler):
+    """Just enough of GitHub for a managed connector: the OAuth App flow (the authorize page
+    consents at once and redirects back; the token endpoint checks the code and its PKCE
+    verifier) and one repository's issues list, for the token it issued."""
+
+    codes = {}
+    TOKEN = "gho_console_token"
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, body, headers=()):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        if url.path == "/login/oauth/authorize":
+            code = "code-%d" % (len(FakeGitHub.codes) + 1)
+            FakeGitHub.codes[code] = query.get("code_challenge", [None])[0]
+            back = query["redirect_uri"][0] + "?" + urllib.parse.urlencode({"code": code, "state": query["state"][0]})
+            self.send_response(302)
+            self.send_header("Location", back)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif url.path == "/repos/acme/shop/issues":
+            if self.headers.get("Authorization") != "Bearer " + FakeGitHub.TOKEN:
+                return self.answer(401, {"message": "Bad credentials"})
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+            issue = {
+                "number": 7, "title": "Checkout times out behind the payment proxy", "body": "502 from the proxy",
+                "state": "closed", "state_reason": "completed", "created_at": now, "updated_at": now,
+                "closed_at": now, "html_url": "https://github.com/acme/shop/issues/7", "labels": [{"name": "p2"}],
+            }
+            self.answer(200, [issue])
+        else:
+            self.answer(404, {"message": "Not Found"})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+        if self.path != "/login/oauth/access_token":
+            return self.answer(404, {"message": "Not Found"})
+        code = form.get("code", [""])[0]
+        if code not in FakeGitHub.codes:
+            return self.answer(200, {"error": "bad_verification_code"})
+        challenge = FakeGitHub.codes.pop(code)
+        verifier = form.get("code_verifier", [""])[0].encode()
+        computed = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
+        if challenge is not None and computed != challenge:
+            return self.answer(200, {"error": "bad_verification_code"})
+        self.answer(200, {"access_token": FakeGitHub.TOKEN, "token_type": "bearer", "scope": "repo"})
+
+
 @pytest.fixture(scope="module")
 def server():
     binary = os.environ.get("CAUSELOOP_BIN", str(ROOT / "target/debug/causeloop"))
     data_dir = tempfile.mkdtemp(prefix="causeloop-console-")
+    github = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeGitHub)
+    threading.Thread(target=github.serve_forever, daemon=True).start()
+    github_url = "http://127.0.0.1:%d" % github.server_port
     process = subprocess.Popen(
-        [binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", data_dir, "--allow-private-targets"],
+        [binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", data_dir, "--allow-private-targets",
+         "--oauth-github-client-id", "console-client", "--oauth-github-client-secret", "console-secret",
+         "--oauth-github-authorize-url", github_url + "/login/oauth/authorize",
+         "--oauth-github-token-url", github_url + "/login/oauth/access_token"],
         stdout=subprocess.PIPE,
         stderr=open(os.path.join(data_dir, "serve.log"), "w"),
         text=True,
@@ -78,8 +148,10 @@ def server():
     credentials = json.load(open(os.path.join(data_dir, "credentials.json")))
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    yield {"base": base, "key": credentials["key"], "receiver": "http://127.0.0.1:%d/hook" % receiver.server_port}
+    yield {"base": base, "key": credentials["key"], "receiver": "http://127.0.0.1:%d/hook" % receiver.server_port,
+           "github": github_url}
     receiver.shutdown()
+    github.shutdown()
     process.terminate()
     process.wait(timeout=30)
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -280,6 +352,48 @@ def test_a_custom_connector_gets_an_inbound_webhook_and_a_new_secret(browser_run
     status, webhook = call(server, "GET", "/v1/webhooks/" + connector["inbound_webhook_id"])
     assert status == 200 and webhook["previous_secret_expires_at"], webhook
     page.get_by_role("button", name="Done").click()
+
+
+def test_a_github_connector_is_authorized_through_oauth_and_backfills(browser_run, server, page):
+    page.goto(server["base"] + "/#/integrations")
+    page.get_by_label("Type", exact=True).select_option("github")
+    page.get_by_label("Display name").fill("Shop issues")
+    page.get_by_label("repositories").fill("acme/shop")
+    page.get_by_label("base_url").fill(server["github"])
+    page.get_by_role("button", name="Create connector").click()
+    row = page.get_by_role("row").filter(has_text="Shop issues")
+    expect(row).to_contain_text("needs_auth")
+
+    # The vendor's pages are another origin: the flow runs in a context whose requests the
+    # same-origin check at the end does not record.
+    browser, _ = browser_run
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    oauth_page = context.new_page()
+    oauth_page.set_default_timeout(WAIT_MS)
+    oauth_page.goto(server["base"] + "/")
+    sign_in(oauth_page, server["key"])
+    oauth_page.goto(server["base"] + "/#/integrations")
+    oauth_page.get_by_role("row").filter(has_text="Shop issues").get_by_role("button", name="Authorize").click()
+    expect(oauth_page.get_by_role("heading", name="Connected")).to_be_visible()
+    assert oauth_page.url.startswith(server["base"] + "/v1/oauth/callback?"), oauth_page.url
+    context.close()
+
+    def synced():
+        status, connectors = call(server, "GET", "/v1/connectors")
+        connector = next(c for c in connectors["data"] if c["display_name"] == "Shop issues")
+        last = (connector.get("sync") or {}).get("last_sync") or {}
+        return connector if last.get("status") == "completed" else None
+
+    connector = eventually(synced, "the OAuth-authorized connector's first sync completed")
+    assert connector["status"] == "connected" and connector["oauth_connected"], connector
+    page.goto(server["base"] + "/#/integrations")
+    row = page.get_by_role("row").filter(has_text="Shop issues")
+    expect(row).to_contain_text("connected")
+    row.get_by_role("button", name="Sync history").click()
+    expect(row).to_contain_text("backfill: 1 page(s), 1 record(s); 1 created, 0 updated, 1 resolved")
+    page.goto(server["base"] + "/#/issues")
+    expect(page.get_by_role("link", name="Checkout times out behind the payment proxy")).to_be_visible()
+    assert FakeGitHub.TOKEN not in page.content()
 
 
 def lambda_prefix(prefix):

@@ -283,7 +283,13 @@ impl ConnectorType {
 
 /// A polling connector's minutes between scheduled syncs (its config, validated, else the default).
 pub fn schedule_minutes(config: &Map<String, Value>) -> u64 {
-    config.get("schedule_minutes").and_then(Value::as_u64).unwrap_or(DEFAULT_SCHEDULE_MINUTES)
+    config.get("schedule_minutes").and_then(whole_number).unwrap_or(DEFAULT_SCHEDULE_MINUTES)
+}
+
+/// A JSON number that is a whole, non-negative number (`45` or `45.0`, as JSON Schema's
+/// `integer` admits both).
+fn whole_number(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| value.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 1e15).map(|f| f as u64))
 }
 
 /// Longest credential or config string accepted.
@@ -296,6 +302,10 @@ const MAX_LIST_ITEMS: usize = 100;
 pub fn validate_credentials(kind: &ConnectorType, credentials: &Map<String, Value>) -> Result<(), FieldError> {
     if credentials.is_empty() && kind.offers_oauth() {
         return Ok(());
+    }
+    // A credential is a value or absent: a null would be listed as set while holding nothing.
+    if let Some((name, _)) = credentials.iter().find(|(_, value)| value.is_null()) {
+        return Err(FieldError::wrong_type(&format!("credentials.{name}"), "a string"));
     }
     validate_fields("credentials", kind.credential_fields, credentials, false)
 }
@@ -361,7 +371,7 @@ fn validate_value(path: &str, kind: FieldKind, value: &Value, allow_http: bool) 
             }
             Ok(())
         }
-        FieldKind::Minutes => match value.as_u64() {
+        FieldKind::Minutes => match whole_number(value) {
             Some(minutes) if (MIN_SCHEDULE_MINUTES..=MAX_SCHEDULE_MINUTES).contains(&minutes) => Ok(()),
             _ => Err(FieldError::new(
                 path,
@@ -485,6 +495,10 @@ mod tests {
         assert_eq!(err.field, "credentials.extra");
         let err = validate_credentials(jira, &object(json!({"email": "a@b.c", "api_token": 42}))).unwrap_err();
         assert_eq!(err.error, "invalid_type");
+        let pagerduty = connector_type("pagerduty").unwrap();
+        let err =
+            validate_credentials(pagerduty, &object(json!({"api_key": "k", "webhook_secret": null}))).unwrap_err();
+        assert_eq!((err.field.as_str(), err.error), ("credentials.webhook_secret", "invalid_type"));
         assert!(validate_credentials(jira, &object(json!({"email": "a@b.c", "api_token": "s3cr3t"}))).is_ok());
         // OAuth types may be created without credentials; a type without OAuth may not.
         assert!(validate_credentials(jira, &Map::new()).is_ok());

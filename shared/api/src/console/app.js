@@ -566,6 +566,12 @@ function inboundUrl(connectorId) {
   return location.origin + "/v1/webhooks/inbound/" + connectorId;
 }
 
+// What a sync run did, in one line ("" for history entries that are not syncs).
+function syncProgress(run) {
+  if (!run) return "";
+  return `${run.mode}: ${run.pages} page(s), ${run.records_seen} record(s); ${run.issues_created} created, ${run.issues_updated} updated, ${run.issues_resolved} resolved`;
+}
+
 async function integrationsPage(view) {
   const [catalog, connectors, health] = await Promise.all([
     api("GET", "/v1/connector-catalog"),
@@ -578,9 +584,12 @@ async function integrationsPage(view) {
   append(view, [h("h1", {}, "Integrations"), secrets]);
 
   // Connected sources, each with its actions.
+  const typeOf = new Map(catalog.data.map((entry) => [entry.type, entry]));
   const rows = connectors.data.map((connector) => {
     const actions = h("td", { class: "actions" });
     const details = h("td", { class: "details" });
+    const entry = typeOf.get(connector.type);
+    const polls = Boolean(entry && entry.capabilities.poll);
     append(actions, [
       actionButton("Test", admin, async () => {
         const result = await api("POST", `/v1/connectors/${connector.id}/test`);
@@ -588,17 +597,40 @@ async function integrationsPage(view) {
         if (result.success) showNotice(outcome);
         else showError(outcome);
       }),
-      actionButton("Sync now", admin, async () => {
-        await api("POST", `/v1/connectors/${connector.id}/sync`);
-        showNotice("Sync started.");
-      }),
+    ]);
+    if (polls) {
+      if (entry.auth_kinds.includes("oauth2")) {
+        // The vendor's consent page, then back to /v1/oauth/callback, which starts the first sync.
+        append(actions, [
+          actionButton(connector.oauth_connected ? "Authorize again" : "Authorize", admin, async () => {
+            const started = await api("POST", `/v1/connectors/${connector.id}/oauth/start`);
+            location.assign(started.authorize_url);
+          }),
+        ]);
+      }
+      const since = h("input", { type: "date", name: "since" });
+      append(actions, [
+        actionButton("Sync now", admin, async () => {
+          const started = await api("POST", `/v1/connectors/${connector.id}/sync`, { mode: "incremental" });
+          showNotice(`Sync ${started.sync_id} started (${started.mode}).`);
+        }),
+        field("Backfill since", since),
+        actionButton("Backfill", admin, async () => {
+          const body = { mode: "backfill" };
+          if (since.value) body.since = since.value + "T00:00:00Z";
+          const started = await api("POST", `/v1/connectors/${connector.id}/sync`, body);
+          showNotice(`Backfill ${started.sync_id} started.`);
+        }),
+      ]);
+    }
+    append(actions, [
       actionButton("Sync history", true, async () => {
         const history = await api("GET", `/v1/connectors/${connector.id}/syncs` + query({ limit: 20 }));
         clear(details);
         append(details, [
           table(
-            ["At", "Kind", "Outcome", "Issue", "Error"],
-            history.data.map((sync) => h("tr", {}, h("td", {}, when(sync.at)), h("td", {}, text(sync.kind)), h("td", {}, text(sync.outcome)), h("td", {}, text(sync.issue_id)), h("td", {}, text(sync.error)))),
+            ["At", "Kind", "Outcome", "Progress", "Issue", "Error"],
+            history.data.map((sync) => h("tr", {}, h("td", {}, when(sync.at)), h("td", {}, text(sync.kind)), h("td", {}, text(sync.outcome)), h("td", {}, syncProgress(sync.sync)), h("td", {}, text(sync.issue_id)), h("td", {}, text(sync.error)))),
             "No syncs or deliveries yet.",
           ),
         ]);
@@ -633,9 +665,11 @@ async function integrationsPage(view) {
       }
     }
     const seen = healthOf.get(connector.id);
-    const healthCell = seen
+    let healthCell = seen
       ? `${seen.events_24h} event(s), ${seen.errors_24h} error(s) in 24 h; last ${when(seen.last_event_at)}${seen.last_error ? " — " + seen.last_error : ""}`
       : "—";
+    const lastSync = connector.sync && connector.sync.last_sync;
+    if (lastSync) healthCell += `; last sync ${lastSync.status} (${syncProgress(lastSync)})`;
     return h(
       "tr",
       {},
@@ -663,14 +697,19 @@ async function integrationsPage(view) {
       inputs.clear();
       const entry = available.find((candidate) => candidate.type === type.value);
       if (!entry) return;
+      // A type with OAuth may be created without credentials, then authorized from its row.
+      const oauth = entry.auth_kinds.includes("oauth2");
+      if (oauth) append(fields, [h("p", { class: "hint" }, "Leave the credentials empty to authorize through OAuth after creating it.")]);
       for (const spec of entry.credential_fields) {
-        const input = h("input", { type: "password", autocomplete: "off", required: spec.required });
+        const input = h("input", { type: "password", autocomplete: "off", required: spec.required && !oauth });
         inputs.set("credentials." + spec.name, [spec, input]);
         append(fields, [field(`${spec.name} (credential)`, input)]);
       }
       for (const spec of entry.config_fields) {
         if (spec.kind === "field_mapping") continue;
-        const input = h("input", { type: "text", required: spec.required, placeholder: spec.kind === "string_list" ? "comma-separated" : "" });
+        const input = spec.kind === "minutes"
+          ? h("input", { type: "number", min: "1", max: "1440", step: "1", required: spec.required })
+          : h("input", { type: "text", required: spec.required, placeholder: spec.kind === "string_list" ? "comma-separated" : "" });
         inputs.set("config." + spec.name, [spec, input]);
         append(fields, [field(spec.name, input)]);
       }
@@ -686,7 +725,10 @@ async function integrationsPage(view) {
         const value = input.value.trim();
         if (!value) continue;
         const [group, fieldName] = key.split(".");
-        body[group][fieldName] = spec.kind === "string_list" ? value.split(",").map((item) => item.trim()).filter(Boolean) : value;
+        body[group][fieldName] =
+          spec.kind === "string_list" ? value.split(",").map((item) => item.trim()).filter(Boolean)
+          : spec.kind === "minutes" ? Number(value)
+          : value;
       }
       button.disabled = true;
       try {
