@@ -374,8 +374,8 @@ def test_a_github_connector_is_authorized_through_oauth_and_backfills(browser_ru
     sign_in(oauth_page, server["key"])
     oauth_page.goto(server["base"] + "/#/integrations")
     oauth_page.get_by_role("row").filter(has_text="Shop issues").get_by_role("button", name="Authorize").click()
-    expect(oauth_page.get_by_role("heading", name="Connected")).to_be_visible()
-    assert oauth_page.url.startswith(server["base"] + "/v1/oauth/callback?"), oauth_page.url
+    oauth_page.wait_for_url(lambda_prefix(server["base"] + "/v1/oauth/callback?"))
+    expect(oauth_page.get_by_role("heading", name="Connected", exact=True)).to_be_visible()
     context.close()
 
     def synced():
@@ -386,7 +386,7 @@ def test_a_github_connector_is_authorized_through_oauth_and_backfills(browser_ru
 
     connector = eventually(synced, "the OAuth-authorized connector's first sync completed")
     assert connector["status"] == "connected" and connector["oauth_connected"], connector
-    page.goto(server["base"] + "/#/integrations")
+    page.reload()
     row = page.get_by_role("row").filter(has_text="Shop issues")
     expect(row).to_contain_text("connected")
     row.get_by_role("button", name="Sync history").click()
