@@ -32,7 +32,7 @@ use causeloop_domain::events::EventType;
 use causeloop_domain::ids::derived_body;
 use causeloop_domain::ingest::{normalize_record, NormalizedRecord};
 use causeloop_domain::issue::{Applied, IssueStatus};
-use causeloop_domain::sync::{Due, StartRefused, SyncCounts, SyncMode, SyncRun, SyncStatus};
+use causeloop_domain::sync::{Due, StartRefused, SyncCounts, SyncMode, SyncRun, SyncState, SyncStatus};
 use causeloop_domain::time_fmt::format_unix_millis;
 use causeloop_domain::{ConnectorId, SyncId, WorkspaceId};
 use causeloop_storage::connectors::Connector;
@@ -155,6 +155,16 @@ pub struct SyncWorker {
     clock: Clock,
 }
 
+/// Attempts to save a checkpoint over writes that did not touch the sync.
+const PERSIST_ATTEMPTS: usize = 4;
+
+/// The connector's sync state and status as a step found them, to tell a concurrent PATCH
+/// (re-apply the checkpoint) from another step of the same sync (stop).
+struct Found {
+    sync: SyncState,
+    status: String,
+}
+
 /// How a step ended.
 enum Stop {
     /// Nothing more to do for this message.
@@ -222,16 +232,17 @@ impl SyncWorker {
             let Some(run) = connector.sync.running(&task.sync_id).cloned() else {
                 return Ok(Stop::Done);
             };
+            let found = Found { sync: connector.sync.clone(), status: connector.status.clone() };
             let now = self.now();
             if let Some(at) = run.resume_after_millis.filter(|at| *at > now) {
                 return Ok(Stop::FollowUp(((at - now) as u64).div_ceil(1000)));
             }
             if !connector.enabled {
-                return self.fail(connector, version, "the connector was disabled".into(), None).await;
+                return self.fail(connector, version, &found, "the connector was disabled".into(), None).await;
             }
             let Some(vendor) = causeloop_connectors::vendor(&connector.connector_type) else {
                 let why = format!("`{}` connectors cannot sync", connector.connector_type);
-                return self.fail(connector, version, why, None).await;
+                return self.fail(connector, version, &found, why, None).await;
             };
             let forced = std::mem::take(&mut force_refresh);
             let access = match oauth::access(&self.state, &self.client, &mut connector, &mut version, forced, now).await
@@ -239,12 +250,12 @@ impl SyncWorker {
                 Ok(access) => access,
                 Err(AccessError::Store(err)) => return Err(err),
                 Err(AccessError::NeedsAuth(why)) => {
-                    return self.fail(connector, version, why, Some(STATUS_NEEDS_AUTH)).await;
+                    return self.fail(connector, version, &found, why, Some(STATUS_NEEDS_AUTH)).await;
                 }
                 Err(AccessError::Vendor(Failure::RateLimited { retry_after_seconds })) => {
-                    return self.wait(connector, version, retry_after_seconds).await;
+                    return self.wait(connector, version, &found, retry_after_seconds).await;
                 }
-                Err(AccessError::Vendor(failure)) => return self.failure(connector, version, failure).await,
+                Err(AccessError::Vendor(failure)) => return self.failure(connector, version, &found, failure).await,
             };
             let config = connector.config.as_object().cloned().unwrap_or_default();
             let connection = Connection { api_base: &access.api_base, config: &config, auth: &access.auth };
@@ -265,12 +276,12 @@ impl SyncWorker {
                     continue;
                 }
                 Err(Failure::Unauthorized(why)) => {
-                    return self.fail(connector, version, why, Some(STATUS_NEEDS_AUTH)).await;
+                    return self.fail(connector, version, &found, why, Some(STATUS_NEEDS_AUTH)).await;
                 }
                 Err(Failure::RateLimited { retry_after_seconds }) => {
-                    return self.wait(connector, version, retry_after_seconds).await;
+                    return self.wait(connector, version, &found, retry_after_seconds).await;
                 }
-                Err(failure) => return self.failure(connector, version, failure).await,
+                Err(failure) => return self.failure(connector, version, &found, failure).await,
             };
             let next = page.next.clone();
             let counts = self.apply(&connector, &page).await?;
@@ -279,11 +290,8 @@ impl SyncWorker {
             if completed {
                 connector.status = crate::connectors::STATUS_CONNECTED.to_string();
             }
-            match self.state.store.checkpoint_sync(&connector, version).await {
-                Ok(_) => {}
-                // Another worker advanced this sync (a duplicated message): it carries on.
-                Err(StoreError::ConditionFailed) => return Ok(Stop::Done),
-                Err(err) => return Err(err),
+            if !self.persist(&connector, version, &found).await? {
+                return Ok(Stop::Done);
             }
             if completed {
                 self.announce(&connector, EventType::ConnectorSyncCompleted).await?;
@@ -374,29 +382,62 @@ impl SyncWorker {
     }
 
     /// The vendor asked to wait: checkpoint the wait and continue after it.
-    async fn wait(&self, mut connector: Connector, version: u64, seconds: u64) -> Result<Stop, StoreError> {
+    async fn wait(
+        &self,
+        mut connector: Connector,
+        version: u64,
+        found: &Found,
+        seconds: u64,
+    ) -> Result<Stop, StoreError> {
         connector.sync.wait(seconds, self.now());
-        match self.state.store.checkpoint_sync(&connector, version).await {
-            Ok(_) => Ok(Stop::FollowUp(seconds)),
-            Err(StoreError::ConditionFailed) => Ok(Stop::Done),
-            Err(err) => Err(err),
+        Ok(if self.persist(&connector, version, found).await? { Stop::FollowUp(seconds) } else { Stop::Done })
+    }
+
+    /// Saves the connector's new sync state and status with its checkpoint. When another write
+    /// won the race but left this sync where this step found it (a PATCH of the connector, a
+    /// token refresh), the change is applied again on the fresh record; when the sync itself moved
+    /// on (another step of it, a duplicated message), that step carries on and this answers false.
+    async fn persist(&self, updated: &Connector, version: u64, found: &Found) -> Result<bool, StoreError> {
+        let (mut attempt, mut version) = (updated.clone(), version);
+        for _ in 0..PERSIST_ATTEMPTS {
+            match self.state.store.checkpoint_sync(&attempt, version).await {
+                Ok(_) => return Ok(true),
+                Err(StoreError::ConditionFailed) => {}
+                Err(err) => return Err(err),
+            }
+            let Some(fresh) = self.state.store.connector(&updated.workspace_id, &updated.id).await? else {
+                return Ok(false);
+            };
+            if fresh.value.sync != found.sync {
+                return Ok(false);
+            }
+            let mut merged = fresh.value;
+            merged.sync = updated.sync.clone();
+            if updated.status != found.status {
+                merged.status = updated.status.clone();
+            }
+            (attempt, version) = (merged, fresh.version);
         }
+        Err(StoreError::Contended)
     }
 
     /// A transient failure is retried with backoff until the retries run out; anything else
     /// fails the sync.
-    async fn failure(&self, mut connector: Connector, version: u64, failure: Failure) -> Result<Stop, StoreError> {
+    async fn failure(
+        &self,
+        mut connector: Connector,
+        version: u64,
+        found: &Found,
+        failure: Failure,
+    ) -> Result<Stop, StoreError> {
         if let Failure::Transient(why) = &failure {
             if let Some(delay) = connector.sync.retry(self.now()) {
                 tracing::warn!(connector_id = %connector.id, error = %why, delay, "vendor page failed; retrying");
-                return match self.state.store.checkpoint_sync(&connector, version).await {
-                    Ok(_) => Ok(Stop::FollowUp(delay)),
-                    Err(StoreError::ConditionFailed) => Ok(Stop::Done),
-                    Err(err) => Err(err),
-                };
+                let saved = self.persist(&connector, version, found).await?;
+                return Ok(if saved { Stop::FollowUp(delay) } else { Stop::Done });
             }
         }
-        self.fail(connector, version, failure.to_string(), None).await
+        self.fail(connector, version, found, failure.to_string(), None).await
     }
 
     /// Ends the sync as failed (its checkpoint kept for the next schedule), sets the connector's
@@ -405,16 +446,15 @@ impl SyncWorker {
         &self,
         mut connector: Connector,
         version: u64,
+        found: &Found,
         why: String,
         status: Option<&str>,
     ) -> Result<Stop, StoreError> {
         tracing::warn!(connector_id = %connector.id, error = %why, "sync failed");
         connector.sync.fail(why, self.now());
         connector.status = status.unwrap_or(STATUS_ERROR).to_string();
-        match self.state.store.checkpoint_sync(&connector, version).await {
-            Ok(_) => {}
-            Err(StoreError::ConditionFailed) => return Ok(Stop::Done),
-            Err(err) => return Err(err),
+        if !self.persist(&connector, version, found).await? {
+            return Ok(Stop::Done);
         }
         self.announce(&connector, EventType::ConnectorSyncFailed).await?;
         Ok(Stop::Done)
