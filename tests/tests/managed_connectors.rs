@@ -6,9 +6,12 @@
 
 use base64::Engine;
 use causeloop_api::app;
-use causeloop_api::state::Settings;
-use causeloop_api::workers::sync::run_schedule;
+use causeloop_api::state::{AppState, Settings};
+use causeloop_api::workers::sync::{run_schedule, SyncWorker};
+use causeloop_api::workers::WorkMessage;
 use causeloop_connectors::oauth::ClientSettings;
+use causeloop_storage::QueueName;
+use causeloop_tests::faults::CrashAfterWrites;
 use causeloop_tests::vendors::{self, FakeVendor, Fault, Shared, Ticket};
 use causeloop_tests::{spawn_app_with, Backend, TestApp};
 use serde_json::{json, Value};
@@ -487,4 +490,58 @@ async fn the_schedule_starts_due_syncs_sqlite() {
 #[tokio::test]
 async fn the_schedule_starts_due_syncs_moto() {
     the_schedule_starts_due_syncs(Backend::Moto).await;
+}
+
+/// A crash in the middle of a sync step — page 2's Issues written, its checkpoint lost — and the
+/// message redelivered: the step resumes at page 2 (page 1 is not read again), page 2's records
+/// are replays (no Issue counted twice), and the sync completes.
+async fn a_crash_mid_step_resumes_at_the_checkpoint(backend: Backend) {
+    let case = &cases()[0];
+    let fake = FakeVendor::start((case.routes)()).await;
+    fake.accept(&case.accepted);
+    for ticket in history(case) {
+        fake.put(ticket);
+    }
+    // The API on the real store; the sync worker on the same store behind a crash switch.
+    let Some(app) = spawn_app_with(backend, |state| state).await else { return };
+    let crashing = Arc::new(CrashAfterWrites::new(app.state.store.table().clone(), isize::MAX));
+    let worker_state = AppState::new(crashing.clone(), app.state.queue.clone(), (*app.state.settings).clone());
+    let worker = SyncWorker::new(worker_state);
+
+    let body = json!({"type": case.kind, "display_name": "crash", "credentials": case.credentials, "config": (case.config)(&fake.base_url)});
+    let (_, created) = app.post("/v1/connectors", &app.owner.key, &body).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let received = app.state.queue.receive(QueueName::Sync, 1, 30).await.unwrap();
+    assert_eq!(received.len(), 1, "the backfill's first step is queued");
+    let message = WorkMessage::from(&received[0]);
+
+    // Page 1: its Issues and its checkpoint; page 2: its Issues, then the crash.
+    crashing.throttle_after(3);
+    let failed = worker.handle_batch(vec![message.clone()]).await;
+    assert_eq!(failed, vec![message.id.clone()], "the step fails and its message comes back");
+    let stopped = connector(&app, &id).await;
+    assert_eq!(stopped["sync"]["last_sync"]["pages"], 1, "{stopped}");
+    assert_eq!(issues_of(&app, case.kind).await.len(), 4, "page 2's Issues were written before the crash");
+    let requests_before = fake.seen();
+
+    crashing.heal();
+    assert!(worker.handle_batch(vec![message]).await.is_empty());
+    let done = connector(&app, &id).await;
+    let run = &done["sync"]["last_sync"];
+    assert_eq!((run["status"].as_str(), run["pages"].as_u64()), (Some("completed"), Some(3)), "{run}");
+    let resumed: Vec<_> = fake.seen().into_iter().skip(requests_before.len()).collect();
+    assert!(resumed.iter().all(|seen| seen.query != requests_before[0].query), "page 1 was read again after the crash");
+    let issues = issues_of(&app, case.kind).await;
+    assert_eq!(issues.len(), 5);
+    assert!(issues.iter().all(|issue| issue["occurrences"] == 1), "a replayed page counts nothing twice: {issues:#?}");
+}
+
+#[tokio::test]
+async fn a_crash_mid_step_resumes_at_the_checkpoint_sqlite() {
+    a_crash_mid_step_resumes_at_the_checkpoint(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_crash_mid_step_resumes_at_the_checkpoint_moto() {
+    a_crash_mid_step_resumes_at_the_checkpoint(Backend::Moto).await;
 }
