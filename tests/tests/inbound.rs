@@ -83,23 +83,33 @@ async fn the_walkthrough_node_snippet_is_accepted(app: TestApp) {
     assert_eq!(issue["service"], "payment-service");
     assert_eq!(issue["connector_id"], connector_id.as_str());
 
-    // The same event again (signed by our own HMAC over Node's exact bytes) is the same Issue.
+    // The same signed bytes again (our own HMAC over Node's exact bytes) are a replay: answered
+    // like the first delivery, and nothing changes.
     let again = app
         .post_inbound(&connector_id, WALKTHROUGH_EVENT.as_bytes(), Some(&sign(&secret, WALKTHROUGH_EVENT.as_bytes())))
         .await;
     assert_eq!(again.status, 202);
     assert_eq!(again.json()["issue_id"], issue_id.as_str());
-    assert_eq!(again.json()["status"], "updated");
+    assert_eq!(again.json()["status"], "created");
+    let (_, issue) = app.get(&format!("/v1/issues/{issue_id}"), &app.owner.key).await;
+    assert_eq!(issue["occurrences"], 1);
+    // A new occurrence of the same event says so in its body: the same Issue, counted again.
+    let next = br#"{"event_type":"deploy.failed","deploy_id":"DEPLOY-9999","service":"payment-service","severity":"p1","attempt":2}"#;
+    let again = app.post_inbound(&connector_id, next, Some(&sign(&secret, next))).await;
+    assert_eq!(
+        (again.json()["issue_id"].as_str(), again.json()["status"].as_str()),
+        (Some(issue_id.as_str()), Some("updated"))
+    );
     let (_, issue) = app.get(&format!("/v1/issues/{issue_id}"), &app.owner.key).await;
     assert_eq!(issue["occurrences"], 2);
     let (_, issues) = app.get("/v1/issues?source=custom_api", &app.owner.key).await;
     assert_eq!(issues["data"].as_array().unwrap().len(), 1, "one Issue for one event");
 
-    // Both deliveries are in the connector's sync history, newest first.
+    // Every authenticated delivery (the replay too) is in the connector's sync history, newest first.
     let (status, history) = app.get(&format!("/v1/connectors/{connector_id}/syncs"), &app.owner.key).await;
     assert_eq!(status, 200, "{history}");
     let records = history["data"].as_array().unwrap();
-    assert_eq!(records.len(), 2, "{history}");
+    assert_eq!(records.len(), 3, "{history}");
     for record in records {
         assert_eq!((record["kind"].as_str(), record["outcome"].as_str()), (Some("inbound"), Some("success")));
         assert_eq!(record["issue_id"], issue_id.as_str());
@@ -330,3 +340,31 @@ async fn a_connector_mapping_redirects_fields(app: TestApp) {
     assert_eq!((status, refused["field"].as_str()), (400, Some("config.field_mapping.title")));
 }
 both_backends!(a_connector_field_mapping_overrides_the_defaults, a_connector_mapping_redirects_fields);
+
+/// A captured delivery replayed later takes no effect: after the Issue was resolved by a newer
+/// event, replaying the old "firing" bytes neither reopens it nor counts an occurrence.
+async fn a_replay_changes_nothing(app: TestApp) {
+    let (connector_id, secret) = inbound_connector(&app).await;
+    let firing =
+        br#"{"event_type":"deploy.failed","deploy_id":"DEPLOY-7","service":"api","at":"2026-11-01T10:00:00Z"}"#;
+    let resolved = br#"{"event_type":"deploy.failed","deploy_id":"DEPLOY-7","service":"api","status":"resolved","at":"2026-11-01T10:05:00Z"}"#;
+    let first = app.post_inbound(&connector_id, firing, Some(&sign(&secret, firing))).await;
+    assert_eq!(first.json()["status"], "created");
+    let issue_id = first.json()["issue_id"].as_str().unwrap().to_string();
+    let closed = app.post_inbound(&connector_id, resolved, Some(&sign(&secret, resolved))).await;
+    assert_eq!(closed.status, 202);
+    let (_, issue) = app.get(&format!("/v1/issues/{issue_id}"), &app.owner.key).await;
+    assert_eq!((issue["status"].as_str(), issue["occurrences"].as_u64()), (Some("resolved"), Some(2)), "{issue}");
+
+    for _ in 0..3 {
+        let replay = app.post_inbound(&connector_id, firing, Some(&sign(&secret, firing))).await;
+        assert_eq!((replay.status, replay.json()["status"].as_str()), (202, Some("created")));
+    }
+    let (_, issue) = app.get(&format!("/v1/issues/{issue_id}"), &app.owner.key).await;
+    assert_eq!(
+        (issue["status"].as_str(), issue["occurrences"].as_u64(), issue["recurrences"].as_u64()),
+        (Some("resolved"), Some(2), Some(0)),
+        "a replay reopened or counted: {issue}"
+    );
+}
+both_backends!(a_replayed_inbound_delivery_changes_nothing, a_replay_changes_nothing);

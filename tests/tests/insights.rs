@@ -215,6 +215,19 @@ async fn history_trains_predictions_and_recommendations(app: TestApp) {
         assert!(p[0] > p[1] && p.iter().all(|p| (0.0..=1.0).contains(p)), "{ranked:#}");
         assert_eq!(data[0]["probability"], data[0][if horizon == 7 { "recur_7d" } else { "recur_30d" }]);
     }
+    // Patterns by recurrence risk: the pool Pattern first, page by page, each with its risk.
+    let disk_pattern = eventually(&app, &format!("/v1/issues/{disk}"), |i| i["pattern_id"].is_string()).await;
+    let disk_pattern = disk_pattern["pattern_id"].as_str().unwrap();
+    let (status, first_page) = app.get("/v1/patterns?sort=risk&limit=1", key).await;
+    assert_eq!(status, 200, "{first_page}");
+    let cursor = first_page["next_cursor"].as_str().expect("a second page");
+    let (_, second_page) = app.get(&format!("/v1/patterns?sort=risk&limit=1&cursor={cursor}"), key).await;
+    let (top, next) = (&first_page["data"][0], &second_page["data"][0]);
+    assert_eq!((top["id"].as_str(), next["id"].as_str()), (Some(pattern.as_str()), Some(disk_pattern)));
+    let risk = |p: &Value| p["recurrence_risk"]["recur_7d"].as_f64().expect("listed with its risk");
+    assert!(risk(top) > risk(next), "{top:#} {next:#}");
+    let (_, by_seen) = app.get("/v1/patterns", key).await;
+    assert!(by_seen["data"].as_array().unwrap().iter().all(|p| p["recurrence_risk"]["recur_30d"].is_number()));
     let (_, one) = app.get("/v1/predictions?horizon_days=30&limit=1", key).await;
     assert_eq!(one["data"].as_array().unwrap().len(), 1);
     for bad in ["horizon_days=9", "horizon_days=", "limit=0"] {

@@ -16,6 +16,14 @@
 //!    connector's `config.field_mapping`) applied like `POST /v1/ingest/events`: the same event
 //!    twice is one Issue. `202 {"issue_id", "status"}`.
 //!
+//! Replays: the signature covers only the body, so the same signed bytes take effect once per
+//! replay window (`INBOUND_REPLAY_WINDOW_SECONDS` of the storage crate, 7 days): a delivery is
+//! remembered by the SHA-256 of its body after it is applied, and its ingest event derives from that digest (or from its
+//! `Idempotency-Key`), so a replay — captured and resent, or a sender's retry — is answered like
+//! the first delivery and counts no occurrence, reopens and resolves nothing. A source that
+//! sends two real occurrences with identical bodies must tell them apart in the body (an event
+//! id or a timestamp), as the walkthrough's examples do.
+//!
 //! Every authenticated delivery, accepted or not, is appended to the connector's sync history
 //! (`GET /v1/connectors/{id}/syncs`); unauthenticated requests are not, so strangers cannot fill it.
 
@@ -41,9 +49,10 @@ use causeloop_http::body::json_object;
 use causeloop_http::request_log::RequestWorkspace;
 use causeloop_http::ApiError;
 use causeloop_storage::clock::{now_millis, now_rfc3339};
-use causeloop_storage::connectors::{Connector, SyncRecord};
+use causeloop_storage::connectors::{Connector, InboundApplied, SyncRecord};
 use causeloop_storage::QueueName;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/v1/webhooks/inbound/{connector_id}")];
 
@@ -119,12 +128,10 @@ async fn receive(
 
     let outcome = accept(&state, &connector, &headers, &body).await;
     match &outcome {
-        Ok((issue_id, _)) => {
-            record_delivery(&state, &workspace, &connector.id, "success", Some(issue_id.clone()), None).await?
-        }
+        Ok((issue_id, _)) => record_delivery(&state, &workspace, &connector.id, Ok(Some(issue_id.clone()))).await?,
         Err(err) if err.status.is_client_error() => {
             let error = format!("{}: {}", err.code, err.message);
-            record_delivery(&state, &workspace, &connector.id, "failure", None, Some(error)).await?
+            record_delivery(&state, &workspace, &connector.id, Err(error)).await?
         }
         // A failure on our side is retried by the source, and the retry is recorded.
         Err(_) => {}
@@ -150,13 +157,18 @@ async fn accept(
         &connector.display_name,
     );
     let record = normalize_record(&record).map_err(ApiError::field)?;
-    // A source that retries with an Idempotency-Key is counted once; otherwise every delivery
-    // is an occurrence (the dedup key still keeps it to one Issue).
+    let digest = hex::encode(Sha256::digest(body));
+    if let Some(seen) = state.store.inbound_applied(workspace, &connector.id, &digest).await? {
+        let status = if seen.status == "created" { "created" } else { "updated" };
+        return Ok((seen.issue_id, status));
+    }
+    // A source that retries with an Idempotency-Key is counted once; otherwise each distinct
+    // body is an occurrence (the dedup key still keeps it to one Issue).
     let ingest_event = match headers.get(IDEMPOTENCY_HEADER).and_then(|value| value.to_str().ok()) {
         Some(key) if !key.trim().is_empty() && key.len() <= 255 => {
             format!("idem:{}", derived_body("causeloop/inbound-idempotency/v1", &[connector.id.as_str(), key.trim()]))
         }
-        _ => format!("evt:{:032x}", rand::random::<u128>()),
+        _ => format!("inb:{}", derived_body("causeloop/inbound-body/v1", &[connector.id.as_str(), &digest])),
     };
     let now = now_rfc3339();
     let (issue, applied) = upsert_issue(&state.store, workspace, &record, &ingest_event, &now).await?;
@@ -175,6 +187,8 @@ async fn accept(
         events.push(issue_resolved(&issue, &now));
     }
     emit(state.queue.as_ref(), events).await?;
+    let remembered = InboundApplied { issue_id: issue.id.to_string(), status: applied.answer().to_string() };
+    state.store.remember_inbound(workspace, &connector.id, &digest, &remembered).await?;
     Ok((issue.id.to_string(), applied.answer()))
 }
 
@@ -182,19 +196,9 @@ async fn record_delivery(
     state: &AppState,
     workspace: &WorkspaceId,
     connector: &ConnectorId,
-    outcome: &str,
-    issue_id: Option<String>,
-    error: Option<String>,
+    result: Result<Option<String>, String>,
 ) -> Result<(), ApiError> {
-    let record = SyncRecord {
-        id: SyncId::random(now_millis(), rand::random()).to_string(),
-        at: now_rfc3339(),
-        kind: SYNC_KIND.to_string(),
-        outcome: outcome.to_string(),
-        issue_id,
-        error,
-        sync: None,
-    };
+    let record = SyncRecord::received(SyncId::random(now_millis(), rand::random()), SYNC_KIND, result);
     state.store.record_sync(workspace, connector, &record).await?;
     Ok(())
 }

@@ -17,13 +17,17 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use causeloop_domain::events::EventType;
 use causeloop_domain::ids::derived_body;
-use causeloop_domain::ingest::{normalize_record_at, NormalizedRecord};
+use causeloop_domain::ingest::{
+    attach_connector, may_belong_to_connector, normalize_record_at, ConnectorRef, NormalizedRecord,
+};
 use causeloop_domain::issue::{Applied, Issue};
-use causeloop_domain::limits::{MAX_BATCH_BODY_BYTES, MAX_BATCH_RECORDS, MAX_SINGLE_BODY_BYTES};
-use causeloop_domain::{IssueId, JobId, Scope, WorkspaceId};
+use causeloop_domain::limits::{MAX_BATCH_BODY_BYTES, MAX_BATCH_RECORDS, MAX_EXTERNAL_ID_CHARS, MAX_SINGLE_BODY_BYTES};
+use causeloop_domain::text::cut_chars;
+use causeloop_domain::{ConnectorId, FieldError, IssueId, JobId, Scope, SyncId, WorkspaceId};
 use causeloop_http::body::json_object;
 use causeloop_http::{ApiError, Principal};
 use causeloop_storage::clock::{now_millis, now_rfc3339};
+use causeloop_storage::connectors::SyncRecord;
 use causeloop_storage::repo::{Job, RejectedRecord};
 use causeloop_storage::update::update_with_retries;
 use causeloop_storage::{Store, StoreError};
@@ -124,9 +128,11 @@ async fn ingest_event(
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Scope::IngestWrite)?;
     let workspace = &principal.workspace_id;
-    let record =
+    let mut record =
         normalize_record_at(&Value::Object(json_object(&headers, &body, MAX_SINGLE_BODY_BYTES)?), now_millis() as i64)
             .map_err(ApiError::field)?;
+    let attached = attach_connectors(&state.store, workspace, vec![&mut record]).await?;
+    attached.into_iter().next().expect("one record, one answer").map_err(ApiError::field)?;
     let ingest_event = match idempotency_key(&headers, workspace)? {
         Some(key) => format!("idem:{key}"),
         None => format!("evt:{:032x}", rand::random::<u128>()),
@@ -151,6 +157,9 @@ async fn ingest_event(
         events.push(issue_resolved(&issue, &now));
     }
     emit(state.queue.as_ref(), events).await?;
+    if let Some(connector) = record.connector_id.as_deref() {
+        record_push(&state.store, workspace, connector, PUSH_KIND, Some(issue.id.to_string()), 1).await?;
+    }
 
     let answer =
         EventAccepted { issue_id: issue.id.to_string(), status: applied.answer(), pattern_id: issue.pattern_id };
@@ -197,12 +206,31 @@ async fn ingest_batch(
             Ok(record) => accepted.push((index, record)),
             Err(error) => rejected.push(RejectedRecord {
                 index,
-                external_id: value.get("external_id").and_then(Value::as_str).map(str::to_string),
+                // Bounded: the job record holds every rejection and must stay a storable item.
+                external_id: value
+                    .get("external_id")
+                    .and_then(Value::as_str)
+                    .map(|id| cut_chars(id, MAX_EXTERNAL_ID_CHARS)),
                 error: error.error.to_string(),
                 message: error.message,
             }),
         }
     }
+    let attached = attach_connectors(&state.store, &workspace, accepted.iter_mut().map(|(_, r)| r).collect()).await?;
+    let mut kept = Vec::with_capacity(accepted.len());
+    for ((index, record), outcome) in accepted.into_iter().zip(attached) {
+        match outcome {
+            Ok(()) => kept.push((index, record)),
+            Err(error) => rejected.push(RejectedRecord {
+                index,
+                external_id: Some(record.external_id),
+                error: error.error.to_string(),
+                message: error.message,
+            }),
+        }
+    }
+    let accepted = kept;
+    rejected.sort_by_key(|rejected| rejected.index);
 
     let now = now_rfc3339();
     let with_events: Vec<(String, &NormalizedRecord)> =
@@ -237,19 +265,74 @@ async fn ingest_batch(
     // The job is stored before its records are queued, so a worker never races a missing job.
     state.store.put_job(&job).await?;
     state.queue.send_batch(causeloop_storage::QueueName::Cluster, cluster_messages).await?;
+    // A batch of one connector's Issues is that connector's event; a mixed batch is nobody's.
+    let mut connectors = accepted.iter().map(|(_, record)| record.connector_id.as_deref());
+    let first = connectors.next().flatten();
+    let batch_connector = connectors.all(|connector| connector == first).then_some(first).flatten();
     let event = envelope(
         EventType::IssueBatchIngested,
         &workspace,
         job_id.as_str(),
-        None,
+        batch_connector.map(str::to_string),
         json!({"job_id": job_id, "accepted": job.accepted, "rejected": rejected.len(), "created": job.created, "updated": job.updated}),
         &now,
     );
     let mut events = vec![event];
     events.extend(resolved.iter().map(|issue| issue_resolved(issue, &now)));
     emit(state.queue.as_ref(), events).await?;
+    let mut per_connector: BTreeMap<&str, u64> = BTreeMap::new();
+    for connector in accepted.iter().filter_map(|(_, record)| record.connector_id.as_deref()) {
+        *per_connector.entry(connector).or_default() += 1;
+    }
+    for (connector, records) in per_connector {
+        record_push(&state.store, &workspace, connector, BATCH_KIND, None, records).await?;
+    }
 
     Ok((StatusCode::ACCEPTED, Json(BatchAccepted { job_id: job_id.to_string(), accepted: job.accepted, rejected })))
+}
+
+/// Attaches pushed records to their connectors ([`attach_connector`]), reading the workspace's
+/// connectors once, and only when some record could belong to one: pushes from sources that no
+/// connector type matches cost no read. Per record, in order: the error of one that names a
+/// connector the workspace does not have.
+async fn attach_connectors(
+    store: &Store,
+    workspace: &WorkspaceId,
+    mut records: Vec<&mut NormalizedRecord>,
+) -> Result<Vec<Result<(), FieldError>>, StoreError> {
+    if !records.iter().any(|record| may_belong_to_connector(record)) {
+        return Ok(vec![Ok(()); records.len()]);
+    }
+    let connectors = store.all_connectors(workspace).await?;
+    let refs: Vec<ConnectorRef<'_>> = connectors
+        .iter()
+        .map(|c| ConnectorRef { id: c.id.as_str(), connector_type: &c.connector_type, enabled: c.enabled })
+        .collect();
+    Ok(records.iter_mut().map(|record| attach_connector(record, &refs)).collect())
+}
+
+/// The sync-history kinds of a push through this API: one record, or a batch's records of one
+/// connector.
+const PUSH_KIND: &str = "push";
+const BATCH_KIND: &str = "batch";
+
+/// Appends a push to its connector's history, so the connector's history and health show all
+/// of its traffic, not only what its receivers took in.
+async fn record_push(
+    store: &Store,
+    workspace: &WorkspaceId,
+    connector: &str,
+    kind: &str,
+    issue_id: Option<String>,
+    records: u64,
+) -> Result<(), StoreError> {
+    // Attached connectors are the workspace's own, so their ids parse.
+    let Some(connector) = ConnectorId::parse(connector) else {
+        return Ok(());
+    };
+    let mut entry = SyncRecord::received(SyncId::random(now_millis(), random_suffix()), kind, Ok(issue_id));
+    entry.records = Some(records);
+    store.record_sync(workspace, &connector, &entry).await
 }
 
 /// What [`apply_records`] did.

@@ -44,7 +44,8 @@ fn list_params(params: &HashMap<String, String>) -> Result<(PatternFilter, Patte
     let sort = match params.get("sort").map(|v| v.trim()) {
         None | Some("last_seen") => PatternSort::LastSeen,
         Some("count") => PatternSort::Count,
-        Some(_) => return Err(invalid_param("sort", "`last_seen` or `count`")),
+        Some("risk") => PatternSort::Risk { now_millis: now_millis() as i64 },
+        Some(_) => return Err(invalid_param("sort", "`last_seen`, `count` or `risk`")),
     };
     let since = params
         .get("since")
@@ -90,8 +91,29 @@ async fn list_patterns(
     let (filter, sort) = list_params(&params)?;
     let limit = page_limit(params.get("limit").map(String::as_str))?;
     let cursor = page_cursor(params.get("cursor").map(String::as_str));
-    let (patterns, next) = state.store.list_patterns(&principal.workspace_id, &filter, sort, limit, cursor).await?;
-    Ok(Json(page_body(patterns.iter().map(PatternRecord::to_api).collect(), next)))
+    let workspace = &principal.workspace_id;
+    let (patterns, next) = state.store.list_patterns(workspace, &filter, sort, limit, cursor).await?;
+    let ids: Vec<PatternId> = patterns.iter().map(|record| record.id.clone()).collect();
+    let (model, states) = state.store.insights_state(workspace, &ids).await?;
+    let model = model.map(|model| model.value).unwrap_or_default();
+    let now = now_millis() as i64;
+    let data = patterns
+        .iter()
+        .zip(states)
+        .map(|(record, insights)| {
+            let mut view = record.to_api();
+            // The Pattern's recurrence prediction now; null until Insights has counted it.
+            view["recurrence_risk"] = match insights {
+                Some(insights) => {
+                    let prediction = model.predict(&insights.value.insights, now);
+                    json!({"recur_7d": prediction.p_7d, "recur_30d": prediction.p_30d})
+                }
+                None => Value::Null,
+            };
+            view
+        })
+        .collect();
+    Ok(Json(page_body(data, next)))
 }
 
 async fn get_pattern(

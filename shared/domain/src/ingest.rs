@@ -288,6 +288,44 @@ fn depth_of(value: &Value) -> usize {
     }
 }
 
+/// A workspace's connector as [`attach_connector`] sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectorRef<'a> {
+    pub id: &'a str,
+    pub connector_type: &'a str,
+    pub enabled: bool,
+}
+
+/// Whether a pushed record could belong to a connector, so the caller reads the workspace's
+/// connectors only when the answer can depend on them.
+pub fn may_belong_to_connector(record: &NormalizedRecord) -> bool {
+    record.connector_id.is_some() || crate::catalog::connector_type(&record.source).is_some()
+}
+
+/// Attaches a pushed record to its connector: the one it names, which must be one of the
+/// workspace's; else the workspace's only enabled connector whose type is the record's source
+/// (a `custom_api` record when one `custom_api` connector exists), so that a source following
+/// the walkthrough — a connector, then pushes with its type as `source` — reaches endpoints
+/// limited to that connector. With two such connectors the record names none: guessing would
+/// send one source's Issues to the other's endpoints.
+pub fn attach_connector(record: &mut NormalizedRecord, connectors: &[ConnectorRef<'_>]) -> Result<(), FieldError> {
+    if let Some(named) = &record.connector_id {
+        if !connectors.iter().any(|connector| connector.id == named) {
+            return Err(FieldError::new(
+                "connector_id",
+                "unknown_connector",
+                format!("no connector `{named}` exists in this workspace"),
+            ));
+        }
+        return Ok(());
+    }
+    let mut of_source = connectors.iter().filter(|c| c.enabled && c.connector_type == record.source);
+    if let (Some(only), None) = (of_source.next(), of_source.next()) {
+        record.connector_id = Some(only.id.to_string());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,6 +333,49 @@ mod tests {
 
     fn valid() -> Value {
         json!({"source": "custom_api", "external_id": "deploy-1", "title": "Deploy failed: api"})
+    }
+
+    fn connector<'a>(id: &'a str, connector_type: &'a str, enabled: bool) -> ConnectorRef<'a> {
+        ConnectorRef { id, connector_type, enabled }
+    }
+
+    #[test]
+    fn a_record_without_a_connector_joins_the_only_enabled_connector_of_its_source() {
+        let pushed = normalize_record(&json!({"source": "custom_api", "external_id": "d-1", "title": "t"})).unwrap();
+        let connectors = [
+            connector("con_a", "custom_api", true),
+            connector("con_b", "jira", true),
+            connector("con_c", "custom_api", false),
+        ];
+        let mut record = pushed.clone();
+        attach_connector(&mut record, &connectors).unwrap();
+        assert_eq!(record.connector_id.as_deref(), Some("con_a"));
+
+        // Two enabled connectors of the type: no guess.
+        let mut record = pushed.clone();
+        attach_connector(&mut record, &[connectors[0], connector("con_d", "custom_api", true)]).unwrap();
+        assert_eq!(record.connector_id, None);
+
+        // No connector of the type (a free-form source): none.
+        let mut record = normalize_record(&json!({"source": "nightly", "external_id": "d-1", "title": "t"})).unwrap();
+        assert!(!may_belong_to_connector(&record));
+        attach_connector(&mut record, &connectors).unwrap();
+        assert_eq!(record.connector_id, None);
+    }
+
+    #[test]
+    fn a_named_connector_must_exist_and_is_kept() {
+        let named = |id: &str| {
+            normalize_record(&json!({"source": "nightly", "external_id": "d-1", "title": "t", "connector_id": id}))
+                .unwrap()
+        };
+        let connectors = [connector("con_a", "custom_api", true), connector("con_b", "custom_api", false)];
+        let mut record = named("con_b");
+        assert!(may_belong_to_connector(&record));
+        attach_connector(&mut record, &connectors).unwrap();
+        assert_eq!(record.connector_id.as_deref(), Some("con_b"), "a disabled connector can still be named");
+        let error = attach_connector(&mut named("con_elsewhere"), &connectors).unwrap_err();
+        assert_eq!((error.field.as_str(), error.error), ("connector_id", "unknown_connector"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod sealed;
 pub mod severity;
 pub mod signature;
 pub mod sync;
+pub mod text;
 pub mod time_fmt;
 pub mod url_guard;
 pub mod validation;

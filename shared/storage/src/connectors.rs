@@ -10,12 +10,24 @@ use crate::table::{Condition, Cursor, Index, Item, Query, SkRange, StoreError, W
 use crate::update::update_with_retries;
 use causeloop_domain::sync::{SyncRun, SyncState, SyncStatus};
 use causeloop_domain::time_fmt::format_unix_millis;
-use causeloop_domain::{ConnectorId, WebhookId, WorkspaceId};
+use causeloop_domain::{ConnectorId, SyncId, WebhookId, WorkspaceId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// How long sync history (including every inbound delivery) is kept before TTL removes it.
 pub const SYNC_HISTORY_RETENTION_SECONDS: i64 = 90 * 24 * 3600;
+/// How long the signed bytes of an applied inbound delivery are remembered: a replay within it
+/// changes nothing.
+pub const INBOUND_REPLAY_WINDOW_SECONDS: i64 = 7 * 24 * 3600;
+
+/// What an applied inbound delivery did, kept by the digest of its signed bytes so that a replay
+/// gets the same answer and changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundApplied {
+    pub issue_id: String,
+    /// `created` or `updated`: the first application's answer.
+    pub status: String,
+}
 
 /// A connector of one workspace. The API never serializes this type directly: it builds a view
 /// without `sealed_credentials`, so credentials stay write-only.
@@ -90,12 +102,34 @@ pub struct SyncRecord {
     pub outcome: String,
     pub issue_id: Option<String>,
     pub error: Option<String>,
+    /// For a push of records through the ingest API: how many were this connector's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<u64>,
     /// For a sync run: its mode, window, progress and counts (the cursor left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<SyncRun>,
 }
 
 impl SyncRecord {
+    /// The history entry of one delivery received for the connector (a push, an inbound or
+    /// provider webhook, an SNS message): what it did to an Issue, or why it failed.
+    pub fn received(id: SyncId, kind: &str, result: Result<Option<String>, String>) -> Self {
+        let (outcome, issue_id, error) = match result {
+            Ok(issue_id) => ("success", issue_id, None),
+            Err(error) => ("failure", None, Some(error)),
+        };
+        SyncRecord {
+            id: id.to_string(),
+            at: crate::clock::now_rfc3339(),
+            kind: kind.to_string(),
+            outcome: outcome.to_string(),
+            issue_id,
+            error,
+            records: None,
+            sync: None,
+        }
+    }
+
     /// The history entry of a sync run as it stands.
     pub fn of_run(run: &SyncRun) -> Self {
         let outcome = match run.status {
@@ -112,6 +146,7 @@ impl SyncRecord {
             outcome: outcome.to_string(),
             issue_id: None,
             error: run.error.clone(),
+            records: None,
             sync: Some(shown),
         }
     }
@@ -464,6 +499,37 @@ impl Store {
             .sk(SkRange::AtLeast(since_id.to_string()))
             .descending();
         Ok(self.page_of(query, max).await?.0)
+    }
+
+    // --- inbound replays ---------------------------------------------------------------------
+
+    /// What the inbound delivery whose signed bytes have `digest` did, if it was applied within
+    /// [`INBOUND_REPLAY_WINDOW_SECONDS`]. Read consistently: a replay right after is caught.
+    pub async fn inbound_applied(
+        &self,
+        ws: &WorkspaceId,
+        connector: &ConnectorId,
+        digest: &str,
+    ) -> Result<Option<InboundApplied>, StoreError> {
+        Ok(self
+            .read::<InboundApplied>(&inbound_seen_pk(ws.as_str(), connector.as_str()), digest)
+            .await?
+            .map(|v| v.value))
+    }
+
+    /// Remembers an applied inbound delivery for [`INBOUND_REPLAY_WINDOW_SECONDS`]. Written after
+    /// the delivery took effect, so a crash in between leaves a retry to apply it (a replay at
+    /// the Issue, which remembers the delivery's ingest event) and then remember it.
+    pub async fn remember_inbound(
+        &self,
+        ws: &WorkspaceId,
+        connector: &ConnectorId,
+        digest: &str,
+        applied: &InboundApplied,
+    ) -> Result<(), StoreError> {
+        let item = Item::new(inbound_seen_pk(ws.as_str(), connector.as_str()), digest.to_string(), encode(applied))
+            .expiring_at(crate::unix_now() + INBOUND_REPLAY_WINDOW_SECONDS);
+        self.table().write(Write::Put { item, condition: Condition::Always }).await
     }
 
     // --- webhooks ---------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 //! into a pattern (which makes counting idempotent and lists a pattern's Issues).
 //!
 //! Listing by `last_seen` reads the GSI1 ordering `WS#<ws>#PATTERNS` / `<last_seen>#<pat_id>`.
-//! Listing by count has no index (the count changes with every Issue, and a second ordering
-//! would double the write cost of every assignment): it ranks the
-//! [`MAX_PATTERNS_RANKED_BY_COUNT`] most recently active patterns that pass the filter.
+//! Listing by count or by recurrence risk has no index (both change with every Issue, risk also
+//! with time, and a second ordering would double the write cost of every assignment): it ranks
+//! the [`MAX_PATTERNS_RANKED_BY_COUNT`] most recently active patterns that pass the filter (for
+//! risk, with their Insights states in batched reads of 100).
 
 use crate::repo::{Store, Versioned};
 use crate::schema::*;
@@ -34,6 +35,9 @@ pub enum PatternSort {
     LastSeen,
     /// Most Issues first (ties: older pattern id first).
     Count,
+    /// Most likely to recur within 7 days first (the Insights prediction at `now_millis`; a
+    /// pattern Insights has not seen yet ranks as 0; ties: older pattern id first).
+    Risk { now_millis: i64 },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,8 +74,8 @@ struct Alias {
 
 /// Position in a by-count listing: the last (count, id) returned.
 #[derive(Serialize, Deserialize)]
-struct CountPosition {
-    count: u64,
+struct RankPosition {
+    score: u64,
     id: PatternId,
 }
 
@@ -327,7 +331,9 @@ impl Store {
     ) -> Result<(Vec<PatternRecord>, Option<Cursor>), StoreError> {
         match sort {
             PatternSort::LastSeen => self.patterns_by_last_seen(workspace, filter, limit, cursor).await,
-            PatternSort::Count => self.patterns_by_count(workspace, filter, limit, cursor).await,
+            PatternSort::Count | PatternSort::Risk { .. } => {
+                self.ranked_patterns(workspace, filter, sort, limit, cursor).await
+            }
         }
     }
 
@@ -372,14 +378,17 @@ impl Store {
         Ok((found.into_iter().map(|(record, _)| record).collect(), query.cursor))
     }
 
-    async fn patterns_by_count(
+    /// The [`MAX_PATTERNS_RANKED_BY_COUNT`] most recently active patterns that pass the filter,
+    /// ranked by `sort`'s score, highest first, one page. The cursor is the last position given.
+    async fn ranked_patterns(
         &self,
         workspace: &WorkspaceId,
         filter: &PatternFilter,
+        sort: PatternSort,
         limit: usize,
         cursor: Option<Cursor>,
     ) -> Result<(Vec<PatternRecord>, Option<Cursor>), StoreError> {
-        let after: Option<CountPosition> = cursor
+        let after: Option<RankPosition> = cursor
             .map(|cursor| {
                 URL_SAFE_NO_PAD
                     .decode(cursor.as_str())
@@ -388,8 +397,52 @@ impl Store {
                     .ok_or(StoreError::InvalidCursor)
             })
             .transpose()?;
+        let candidates = self.recent_patterns(workspace, filter).await?;
+        let scores: Vec<u64> = match sort {
+            PatternSort::Risk { now_millis } => {
+                let ids: Vec<PatternId> = candidates.iter().map(|record| record.id.clone()).collect();
+                let (workspace_state, states) = self.insights_state(workspace, &ids).await?;
+                let model = workspace_state.map(|state| state.value).unwrap_or_default();
+                states
+                    .iter()
+                    .map(|state| {
+                        state.as_ref().map_or(0, |state| {
+                            // Probabilities as integers, so that positions compare exactly.
+                            (model.predict(&state.value.insights, now_millis).p_7d.clamp(0.0, 1.0) * 1e9).round() as u64
+                        })
+                    })
+                    .collect()
+            }
+            PatternSort::Count | PatternSort::LastSeen => candidates.iter().map(|record| record.issue_count).collect(),
+        };
+        let mut ranked: Vec<(u64, PatternRecord)> = scores.into_iter().zip(candidates).collect();
+        let order = |score: u64, id: &PatternId| (std::cmp::Reverse(score), id.clone());
+        ranked.sort_by_key(|(score, record)| order(*score, &record.id));
+        let start = match &after {
+            None => 0,
+            // Everything ranked before the position was on earlier pages.
+            Some(position) => ranked
+                .partition_point(|(score, record)| order(*score, &record.id) <= order(position.score, &position.id)),
+        };
+        let mut page: Vec<(u64, PatternRecord)> = ranked.into_iter().skip(start).take(limit + 1).collect();
+        if page.len() <= limit {
+            return Ok((page.into_iter().map(|(_, record)| record).collect(), None));
+        }
+        page.truncate(limit);
+        let (score, last) = page.last().expect("limit is at least one");
+        let position = RankPosition { score: *score, id: last.id.clone() };
+        let next = Cursor::from_client(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(&position).expect("serializes")));
+        Ok((page.into_iter().map(|(_, record)| record).collect(), Some(next)))
+    }
+
+    /// The [`MAX_PATTERNS_RANKED_BY_COUNT`] most recently active patterns that pass the filter.
+    async fn recent_patterns(
+        &self,
+        workspace: &WorkspaceId,
+        filter: &PatternFilter,
+    ) -> Result<Vec<PatternRecord>, StoreError> {
         let mut query = Self::patterns_query(workspace, filter).limit(200);
-        let mut ranked: Vec<PatternRecord> = Vec::new();
+        let mut found: Vec<PatternRecord> = Vec::new();
         let mut scanned = 0;
         while scanned < MAX_PATTERNS_RANKED_BY_COUNT {
             let page = self.table().query(&query).await?;
@@ -397,7 +450,7 @@ impl Store {
             for item in &page.items {
                 let record: PatternRecord = decode(item)?;
                 if filter.admits(&record) {
-                    ranked.push(record);
+                    found.push(record);
                 }
             }
             match page.next {
@@ -405,23 +458,6 @@ impl Store {
                 None => break,
             }
         }
-        ranked.sort_by(|a, b| b.issue_count.cmp(&a.issue_count).then_with(|| a.id.cmp(&b.id)));
-        let start = match &after {
-            None => 0,
-            // Everything ranked before the position was on earlier pages.
-            Some(position) => ranked.partition_point(|record| {
-                (std::cmp::Reverse(record.issue_count), &record.id) <= (std::cmp::Reverse(position.count), &position.id)
-            }),
-        };
-        let page: Vec<PatternRecord> = ranked.into_iter().skip(start).take(limit + 1).collect();
-        if page.len() <= limit {
-            return Ok((page, None));
-        }
-        let mut page = page;
-        page.truncate(limit);
-        let last = page.last().expect("limit is at least one");
-        let position = CountPosition { count: last.issue_count, id: last.id.clone() };
-        let next = Cursor::from_client(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(&position).expect("serializes")));
-        Ok((page, Some(next)))
+        Ok(found)
     }
 }

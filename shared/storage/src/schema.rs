@@ -79,6 +79,10 @@ pub const CONNECTOR_LOOKUP_SK: &str = "CON";
 pub fn sync_records_pk(workspace: &str, connector_id: &str) -> String {
     format!("WS#{workspace}#SYNCS#{connector_id}")
 }
+/// Inbound deliveries a connector has applied, by the SHA-256 of their signed bytes (sk).
+pub fn inbound_seen_pk(workspace: &str, connector_id: &str) -> String {
+    format!("WS#{workspace}#INBOUND#{connector_id}")
+}
 
 pub const WEBHOOK_SK_PREFIX: &str = "WHK#";
 pub fn webhook_sk(webhook_id: &str) -> String {

@@ -113,6 +113,7 @@ async fn sync_history_is_newest_first(store: Store) {
         outcome: outcome.into(),
         issue_id: None,
         error: (outcome == "failure").then(|| "invalid_json: ...".into()),
+        records: None,
         sync: None,
     };
     let records = [at(1_000, "success"), at(2_000, "failure"), at(3_000, "success")];

@@ -41,7 +41,7 @@ use causeloop_providers::sns::{
     check_sns_freshness, parse_sns_message, verify_sns_message, SnsMessage, SnsMessageType,
 };
 use causeloop_providers::{parse_cloudwatch_alarm, AlertState, CloudWatch};
-use causeloop_storage::clock::{now_millis, now_rfc3339, unix_now};
+use causeloop_storage::clock::{now_millis, unix_now};
 use causeloop_storage::connectors::{Connector, SyncRecord};
 use causeloop_storage::StoreError;
 use serde_json::{json, Value};
@@ -208,18 +208,7 @@ async fn record(
     let digest = Sha256::digest(format!("{}#{kind}", message.message_id).as_bytes());
     let mut derived = [0u8; 10];
     derived.copy_from_slice(&digest[..10]);
-    let (outcome, issue_id, error) = match result {
-        Ok(issue) => ("success", issue.map(|id| id.to_string()), None),
-        Err(error) => ("failure", None, Some(error)),
-    };
-    let entry = SyncRecord {
-        id: SyncId::random(sent_millis, derived).to_string(),
-        at: now_rfc3339(),
-        kind: kind.to_string(),
-        outcome: outcome.to_string(),
-        issue_id,
-        error,
-        sync: None,
-    };
+    let result = result.map(|issue| issue.map(|id| id.to_string()));
+    let entry = SyncRecord::received(SyncId::random(sent_millis, derived), kind, result);
     state.store.record_sync(workspace, connector, &entry).await
 }

@@ -56,7 +56,7 @@ use causeloop_domain::events::{EventEnvelope, EventType};
 use causeloop_domain::issue::Applied;
 use causeloop_domain::keys::{hash_key, key_matches, looks_like_key, unwrap_webhook_secret};
 use causeloop_domain::limits::MAX_SINGLE_BODY_BYTES;
-use causeloop_domain::{ConnectorId, IssueId, IssueStatus, Scope, WorkspaceId};
+use causeloop_domain::{ConnectorId, IssueId, IssueStatus, Scope, SyncId, WorkspaceId};
 use causeloop_http::auth::bearer_key;
 use causeloop_http::request_log::RequestWorkspace;
 use causeloop_http::{ApiError, Principal};
@@ -64,6 +64,8 @@ use causeloop_providers::{
     provider, registry, AlertState, AuthRequirement, CanonicalAlert, Custom, Headers, ParseError, Provider, Resend,
     SigningSecret, VerifyError, TOOL_SECRET_FIELD,
 };
+use causeloop_storage::clock::now_millis;
+use causeloop_storage::connectors::SyncRecord;
 use causeloop_storage::update::update_with_retries;
 use causeloop_storage::{OutMessage, QueueName, Store, StoreError};
 use serde_json::json;
@@ -202,13 +204,26 @@ async fn receive_alert(
         return Err(body_too_large(body.len()));
     }
     let tool_headers = provider_headers(&headers);
-    verify_signature(&state, &workspace, provider, &tool_headers, &body, &webhook_secret).await?;
+    let connector = verify_signature(&state, &workspace, provider, &tool_headers, &body, &webhook_secret).await?;
 
     let alerts = provider.parse(&tool_headers, &body).map_err(parse_error)?;
     let delivery = format!("whk:{:032x}", rand::random::<u128>());
-    let outcomes = apply_alerts(&state, &workspace, provider, &alerts, &delivery, None).await?;
-    Ok(respond(provider, &outcomes, provider.truncated_alerts(&body)))
+    let applied = apply_alerts(&state, &workspace, provider, &alerts, &delivery, connector.as_ref()).await;
+    // A delivery signed with a connector's own secret is that connector's traffic: its Issues
+    // carry it, and its history and health show the delivery, applied or not.
+    if let Some(connector) = &connector {
+        let result = match &applied {
+            Ok(outcomes) => Ok(outcomes.iter().find_map(|outcome| outcome.issue_id.as_ref()).map(|id| id.to_string())),
+            Err(error) => Err(error.message.clone()),
+        };
+        let entry = SyncRecord::received(SyncId::random(now_millis(), rand::random()), PROVIDER_WEBHOOK_KIND, result);
+        state.store.record_sync(&workspace, connector, &entry).await?;
+    }
+    Ok(respond(provider, &applied?, provider.truncated_alerts(&body)))
 }
+
+/// The sync-history kind of a provider webhook delivery signed with a connector's secret.
+const PROVIDER_WEBHOOK_KIND: &str = "provider_webhook";
 
 /// The presented key must be a live key of `workspace` with `ingest:write`. Yields the
 /// workspace and the key's webhook secret, unwrapped with the presented key.
@@ -287,7 +302,7 @@ fn presented_key(headers: &HeaderMap, query: Option<&str>) -> Result<String, Api
 
 /// The provider's own signature check, with the key's webhook secret. Tools that cannot sign
 /// pass, unless they send `X-Webhook-Signature` anyway (a relay that signs): a signature that
-/// is present is always checked.
+/// is present is always checked. Yields the connector whose own secret verified it, if any.
 async fn verify_signature(
     state: &AppState,
     workspace: &WorkspaceId,
@@ -295,20 +310,20 @@ async fn verify_signature(
     headers: &Headers,
     body: &[u8],
     webhook_secret: &str,
-) -> Result<(), ApiError> {
+) -> Result<Option<ConnectorId>, ApiError> {
     let now = causeloop_storage::unix_now();
     match provider.auth() {
         AuthRequirement::ApiKeyOnly => {
             if headers.get_nonblank(WEBHOOK_SIGNATURE_HEADER).is_some() {
                 Custom.verify(headers, body, webhook_secret.as_bytes(), now).map_err(|e| invalid_signature(&e))?;
             }
-            Ok(())
+            Ok(None)
         }
         AuthRequirement::ApiKeyAndHmac | AuthRequirement::ApiKeyAndOwnSignature => {
             let mut refusal = None;
-            for secret in signing_secrets(state, workspace, provider, webhook_secret).await? {
+            for (connector, secret) in signing_secrets(state, workspace, provider, webhook_secret).await? {
                 match provider.verify(headers, body, secret.as_bytes(), now) {
-                    Ok(()) => return Ok(()),
+                    Ok(()) => return Ok(connector),
                     Err(error) => {
                         refusal.get_or_insert(error);
                     }
@@ -324,13 +339,14 @@ async fn verify_signature(
 /// The secrets a provider's signature may be made with, any of which verifies it: the
 /// `webhook_secret` credential of each enabled connector of the provider's type (Sentry,
 /// PagerDuty), then the key's webhook secret (every tool whose secret the customer sets, and
-/// relays that re-sign). Fails closed: no candidate matching is a 401.
+/// relays that re-sign), each with the connector it belongs to. Fails closed: no candidate
+/// matching is a 401.
 async fn signing_secrets(
     state: &AppState,
     workspace: &WorkspaceId,
     provider: &dyn Provider,
     webhook_secret: &str,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<(Option<ConnectorId>, String)>, ApiError> {
     let mut secrets = Vec::new();
     if provider.signing_secret() == SigningSecret::ToolIssued {
         let connectors = state.store.connectors_of_type(workspace, provider.name()).await?;
@@ -344,7 +360,9 @@ async fn signing_secrets(
             for (connector, sealed) in sealed {
                 let opened = crate::secrets::open_credentials(secret_box, workspace, &connector.id, sealed);
                 match opened.as_ref().and_then(|credentials| credentials.get(TOOL_SECRET_FIELD)?.as_str()) {
-                    Some(secret) if !secret.is_empty() => secrets.push(secret.to_string()),
+                    Some(secret) if !secret.is_empty() => {
+                        secrets.push((Some(connector.id.clone()), secret.to_string()))
+                    }
                     _ => {
                         tracing::warn!(connector_id = %connector.id, "connector credentials do not open to a webhook_secret")
                     }
@@ -352,7 +370,7 @@ async fn signing_secrets(
             }
         }
     }
-    secrets.push(webhook_secret.to_string());
+    secrets.push((None, webhook_secret.to_string()));
     Ok(secrets)
 }
 

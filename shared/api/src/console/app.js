@@ -461,7 +461,13 @@ function templateText(template) {
 }
 
 function patternsPage(view, params) {
-  const sort = h("select", { name: "sort" }, h("option", { value: "last_seen" }, "latest activity"), h("option", { value: "count" }, "Issue count"));
+  const sort = h(
+    "select",
+    { name: "sort" },
+    h("option", { value: "last_seen" }, "latest activity"),
+    h("option", { value: "count" }, "Issue count"),
+    h("option", { value: "risk" }, "recurrence risk"),
+  );
   sort.value = params.get("sort") || "last_seen";
   sort.addEventListener("change", () => {
     location.hash = "#/patterns" + query({ sort: sort.value });
@@ -480,9 +486,10 @@ function patternsPage(view, params) {
         h("td", {}, text((pattern.services || []).join(", "))),
         h("td", {}, text((pattern.sources || []).join(", "))),
         h("td", {}, text(pattern.recurrences)),
+        h("td", {}, riskText({ prediction: pattern.recurrence_risk })),
         h("td", {}, when(pattern.last_seen)),
       ),
-    ["Template", "Issues", "Services", "Sources", "Recurrences", "Last seen"],
+    ["Template", "Issues", "Services", "Sources", "Recurrences", "Recurrence risk", "Last seen"],
     "No Patterns yet: they form as Issues arrive.",
   );
 }

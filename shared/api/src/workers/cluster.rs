@@ -437,7 +437,8 @@ fn pattern_event(
         event_type,
         &record.workspace_id,
         cause,
-        None,
+        // The connector of the Issue that made the Pattern (or its recurrence) news.
+        issue.connector_id.clone(),
         json!({"pattern": record.to_api(), "issue_id": issue.id, "issue": issue.to_api()}),
         now,
     )
