@@ -152,6 +152,70 @@ fn serve_bootstraps_once_persists_and_honours_revocation() {
     }
 }
 
+/// `causeloop keys …` through the keys API of a running server, with `key` in CAUSELOOP_KEY.
+fn keys_through_api(base: &str, key: &str, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(BIN)
+        .arg("keys")
+        .args(args)
+        .args(["--api-url", base])
+        .env("CAUSELOOP_KEY", key)
+        .output()
+        .expect("run causeloop");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into(),
+        String::from_utf8_lossy(&output.stderr).into(),
+    )
+}
+
+#[test]
+fn keys_are_administered_through_the_api_of_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = serve(&data);
+    let credentials: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("credentials.json")).unwrap()).unwrap();
+    let admin = credentials["key"].as_str().unwrap();
+
+    let (ok, stdout, stderr) = keys_through_api(&server.base, admin, &["create", "--scopes", "issues:read"]);
+    assert!(ok, "{stderr}");
+    let created: Value = serde_json::from_str(&stdout).expect("one JSON value");
+    let reader = created["key"].as_str().unwrap();
+    let reader_id = created["id"].as_str().unwrap();
+    let client = reqwest::blocking_client();
+    let as_reader = || client.get(format!("{}/v1/issues", server.base)).bearer_auth(reader).send().unwrap();
+    assert_eq!(as_reader().status().as_u16(), 200);
+
+    let (ok, listed, _) = keys_through_api(&server.base, admin, &["list"]);
+    assert!(ok);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert!(listed["data"].as_array().unwrap().iter().any(|key| key["id"] == reader_id), "{listed}");
+    assert!(!listed.to_string().contains(reader), "listings never show a key");
+
+    // The API's rules hold: a reader cannot create keys, and the error names why.
+    let (ok, _, stderr) = keys_through_api(&server.base, reader, &["create", "--scopes", "issues:read"]);
+    assert!(!ok && stderr.contains("403"), "{stderr}");
+    let (ok, _, stderr) =
+        keys_through_api(&server.base, admin, &["create", "--workspace", "x", "--scopes", "issues:read"]);
+    assert!(!ok && stderr.contains("--workspace"), "{stderr}");
+
+    let (ok, stdout, stderr) = keys_through_api(&server.base, admin, &["revoke", reader_id]);
+    assert!(ok, "{stderr}");
+    let revoked: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(revoked["key_id"], reader_id);
+    assert!(revoked["revoked_at"].is_string(), "{revoked}");
+    assert_eq!(as_reader().status().as_u16(), 401);
+
+    // Without a key in the environment, nothing is sent.
+    let output = Command::new(BIN)
+        .args(["keys", "list", "--api-url", &server.base])
+        .env_remove("CAUSELOOP_KEY")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("CAUSELOOP_KEY"));
+}
+
 mod reqwest {
     pub use ::reqwest::*;
     pub fn blocking_client() -> blocking::Client {

@@ -11,6 +11,7 @@ CONSOLE_SCREENSHOTS (a directory: each page is saved there as PNG; docs/console 
 the README shows).
 """
 
+import re
 import base64
 import hashlib
 import http.server
@@ -283,6 +284,13 @@ def test_an_issue_pushed_through_the_api_appears_and_is_resolved_with_a_fix(brow
     status, issue = call(server, "GET", "/v1/issues/" + issue_id)
     assert status == 200 and issue["status"] == "resolved", issue
     assert issue["resolution"]["fix"] == "raised the gateway timeout to 30 s"
+    timeline = page.locator("ol.timeline li")
+    expect(timeline.filter(has_text="Resolved: raised the gateway timeout to 30 s")).to_be_visible()
+
+    # It comes back: the timeline shows the reopening after the resolution.
+    ingest(server, external_id="console-1", title="Payment gateway timeout on checkout", severity="high", service="payments")
+    page.reload()
+    expect(timeline.filter(has_text="Reopened")).to_be_visible()
 
 
 def test_an_issue_shows_its_recurrence_risk_and_the_fixes_of_its_pattern(browser_run, server, page):
@@ -299,6 +307,13 @@ def test_an_issue_shows_its_recurrence_risk_and_the_fixes_of_its_pattern(browser
     fixes = page.locator(".card").filter(has=page.get_by_role("heading", name="Recommended fixes"))
     expect(fixes.get_by_text("scaled the consumers to 6")).to_be_visible()
     shot(browser_run, page, "issue-insights")
+
+    # Patterns by recurrence risk, each with its risk.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Patterns").click()
+    page.get_by_label("Sort by").select_option("risk")
+    expect(page).to_have_url(re.compile(r"#/patterns\?sort=risk"))
+    expect(page.get_by_role("columnheader", name="Recurrence risk")).to_be_visible()
+    expect(page.locator("tbody tr").first.locator("td").nth(5)).to_contain_text("in 7 d")
 
 
 def test_a_pattern_and_its_chart(browser_run, server, page):

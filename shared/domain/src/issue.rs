@@ -9,6 +9,10 @@ use serde_json::{Map, Value};
 
 /// How many recent ingest-event ids an Issue remembers to recognise a replayed request.
 pub const REMEMBERED_EVENTS: usize = 32;
+/// Status changes an Issue keeps (the newest): its timeline, bounded like every aggregate.
+pub const MAX_STATUS_CHANGES: usize = 20;
+/// A fix as the timeline quotes it (the whole text stays in `resolution`).
+const TIMELINE_FIX_CHARS: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -32,6 +36,17 @@ impl IssueStatus {
             Self::Resolved => "resolved",
         }
     }
+}
+
+/// One step of an Issue's timeline: it opened, was resolved, or came back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    /// When Causeloop applied it (RFC 3339).
+    pub at: String,
+    pub status: IssueStatus,
+    /// For a resolution: the fix it gave, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +138,10 @@ pub struct Issue {
     pub resolutions: u64,
     pub pattern_id: Option<String>,
     pub resolution: Option<Resolution>,
+    /// How its status changed, oldest first: created, resolved, reopened (the newest
+    /// [`MAX_STATUS_CHANGES`]; Issues stored before it was kept start empty).
+    #[serde(default)]
+    pub status_changes: Vec<StatusChange>,
     /// Set by the cluster worker once the Issue is clustered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction: Option<IssuePrediction>,
@@ -229,6 +248,13 @@ impl Issue {
                     resolved_at: now.to_string(),
                     source_resolved_at: record.resolved_at.clone(),
                 }),
+                status_changes: vec![StatusChange {
+                    at: now.to_string(),
+                    status: record.status.unwrap_or(IssueStatus::Open),
+                    fix: resolved
+                        .then(|| record.fix.as_deref().map(|fix| crate::text::cut_chars(fix, TIMELINE_FIX_CHARS)))
+                        .flatten(),
+                }],
                 prediction: None,
                 triage: None,
                 metadata: record.metadata.clone(),
@@ -272,6 +298,7 @@ impl Issue {
                     issue.status = IssueStatus::Open;
                     issue.recurrences += 1;
                     issue.last_recurred_at = Some(now.to_string());
+                    issue.note_status(now, None);
                 }
             }
         }
@@ -305,8 +332,13 @@ impl Issue {
         if !already {
             self.resolutions += 1;
         }
+        let fix = keep(fix, old_fix);
+        if !already {
+            self.status = IssueStatus::Resolved;
+            self.note_status(now, fix.clone());
+        }
         self.resolution = Some(Resolution {
-            fix: keep(fix, old_fix),
+            fix,
             note: keep(note, old_note),
             // A repeated "resolved" is the same resolution: it keeps its time.
             resolved_at: old_at.unwrap_or_else(|| now.to_string()),
@@ -358,6 +390,18 @@ impl Issue {
         if self.status == IssueStatus::Resolved {
             self.status = IssueStatus::Open;
             self.updated_at = now.to_string();
+            self.note_status(now, None);
+        }
+    }
+
+    /// Appends the status the Issue now has to its timeline, keeping the newest
+    /// [`MAX_STATUS_CHANGES`].
+    fn note_status(&mut self, now: &str, fix: Option<String>) {
+        let fix = fix.map(|fix| crate::text::cut_chars(&fix, TIMELINE_FIX_CHARS));
+        self.status_changes.push(StatusChange { at: now.to_string(), status: self.status, fix });
+        if self.status_changes.len() > MAX_STATUS_CHANGES {
+            let excess = self.status_changes.len() - MAX_STATUS_CHANGES;
+            self.status_changes.drain(..excess);
         }
     }
 
@@ -391,6 +435,31 @@ mod tests {
 
     fn record(value: Value) -> NormalizedRecord {
         normalize_record(&value).unwrap()
+    }
+
+    #[test]
+    fn the_timeline_keeps_each_status_change_bounded() {
+        let base = json!({"source": "custom_api", "external_id": "d-1", "title": "Deploy failed"});
+        let mut resolving = base.clone();
+        resolving["resolution"] = json!({"fix": "x".repeat(300)});
+        let (mut issue, _) = Issue::apply(None, &ws(), &record(base.clone()), "e0", "2026-01-01T00:00:00.000Z");
+        for n in 1..=30 {
+            let (body, at) = (if n % 2 == 1 { &resolving } else { &base }, format!("2026-01-02T00:00:{n:02}.000Z"));
+            issue = Issue::apply(Some(issue), &ws(), &record(body.clone()), &format!("e{n}"), &at).0;
+            // A repeat of the same status is no change.
+            issue = Issue::apply(Some(issue), &ws(), &record(body.clone()), &format!("r{n}"), &at).0;
+        }
+        let statuses: Vec<IssueStatus> = issue.status_changes.iter().map(|change| change.status).collect();
+        assert_eq!(statuses.len(), MAX_STATUS_CHANGES, "newest kept");
+        assert!(statuses.windows(2).all(|pair| pair[0] != pair[1]), "{statuses:?}");
+        assert_eq!(issue.status_changes.last().unwrap().at, "2026-01-02T00:00:30.000Z");
+        let resolved = issue.status_changes.iter().find(|change| change.status == IssueStatus::Resolved).unwrap();
+        assert_eq!(resolved.fix.as_ref().map(|fix| fix.chars().count()), Some(TIMELINE_FIX_CHARS));
+
+        issue.reopen("2026-01-03T00:00:00.000Z");
+        issue.reopen("2026-01-03T00:00:01.000Z");
+        let last: Vec<&StatusChange> = issue.status_changes.iter().rev().take(2).collect();
+        assert_eq!((last[0].status, last[1].status), (IssueStatus::Open, IssueStatus::Resolved));
     }
 
     #[test]

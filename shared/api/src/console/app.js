@@ -392,7 +392,14 @@ async function issuePage(view, id) {
     [issue.first_seen, `First seen (occurrence 1 of ${issue.occurrences})`],
     [issue.last_seen, `Last seen (${issue.occurrences} occurrence(s), ${issue.recurrences || 0} recurrence(s))`],
   ];
-  if (issue.resolution) timeline.push([issue.resolution.resolved_at, "Resolved" + (issue.resolution.fix ? ": " + issue.resolution.fix : "")]);
+  const changes = Array.isArray(issue.status_changes) ? issue.status_changes : [];
+  changes.forEach((change, at) => {
+    if (at === 0 && change.status === "open") return; // the first sighting says it
+    const what = change.status === "resolved" ? "Resolved" + (change.fix ? ": " + change.fix : "") : at === 0 ? "Opened" : "Reopened";
+    timeline.push([change.at, what]);
+  });
+  // Issues stored before their status changes were kept show their resolution only.
+  if (!changes.length && issue.resolution) timeline.push([issue.resolution.resolved_at, "Resolved" + (issue.resolution.fix ? ": " + issue.resolution.fix : "")]);
   timeline.sort((a, b) => String(a[0]).localeCompare(String(b[0])));
   append(view, [h("h2", {}, "Timeline"), h("ol", { class: "timeline" }, timeline.map(([at, what]) => h("li", {}, h("time", {}, when(at)), " ", what)))]);
 
