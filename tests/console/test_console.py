@@ -303,9 +303,13 @@ def test_an_issue_shows_its_recurrence_risk_and_the_fixes_of_its_pattern(browser
 
     page.goto(server["base"] + "/#/issues/" + fresh)
     expect(page.get_by_role("heading", name="Queue consumer lag above 900 on orders")).to_be_visible()
-    expect(page.locator("dd").filter(has_text="in 7 d")).to_be_visible()
+    expect(page.locator("dl.facts").first.locator("dd").filter(has_text="in 7 d")).to_be_visible()
     fixes = page.locator(".card").filter(has=page.get_by_role("heading", name="Recommended fixes"))
     expect(fixes.get_by_text("scaled the consumers to 6")).to_be_visible()
+    triage = page.get_by_role("region", name="Triage")
+    expect(triage.locator("dd").filter(has_text="within 7 days")).to_be_visible()
+    expect(triage.get_by_role("link", name="Queue consumer lag above 500 on orders")).to_be_visible()
+    expect(triage.locator("td").filter(has_text="scaled the consumers to 6")).to_be_visible()
     shot(browser_run, page, "issue-insights")
 
     # Patterns by recurrence risk, each with its risk.

@@ -369,6 +369,54 @@ function definitionList(pairs) {
   return h("dl", { class: "facts" }, pairs.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
 }
 
+const ASSESSMENTS = {
+  new: "new: the Pattern's first Issue",
+  isolated: "isolated: seen before, never back within 30 days of a resolution",
+  recurring: "recurring: it has come back within 30 days of a resolution",
+  chronic: "chronic: likely to come back within 30 days",
+};
+
+function percent(value) {
+  return typeof value === "number" ? Math.round(value * 100) + "%" : "—";
+}
+
+// The cluster worker's triage, as an on-call engineer reads it: what kind of problem this is,
+// the fix most likely to hold, and how the Pattern's past Issues were fixed.
+function triageCard(triage) {
+  const fix = triage.recommended_fix;
+  const pattern = triage.pattern || {};
+  const recurrence = triage.recurrence || {};
+  const similar = Array.isArray(triage.similar_issues) ? triage.similar_issues : [];
+  return h(
+    "section",
+    { class: "card", "aria-label": "Triage" },
+    h("h2", {}, "Triage"),
+    definitionList([
+      ["Assessment", text(ASSESSMENTS[triage.assessment] || triage.assessment)],
+      ["Advice", text(String(triage.advice || "").replace(/_/g, " "))],
+      ["Recommended fix", fix ? `${fix.fix} (held ${fix.held} of ${fix.held + fix.failed}, ${fix.resolutions} resolution(s))` : "none with a known outcome yet"],
+      ["Recurrence", `${percent(recurrence.recur_7d)} within 7 days, ${percent(recurrence.recur_30d)} within 30 days`],
+      ["Pattern history", `${text(pattern.issues_opened)} Issue(s), ${text(pattern.resolutions)} resolution(s), ${text(pattern.recurrences)} recurrence(s)`],
+      ["Triaged", when(triage.triaged_at)],
+    ]),
+    h("h3", {}, "Similar past Issues"),
+    table(
+      ["Title", "Fix", "Fix held", "Resolved"],
+      similar.map((past) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, h("a", { href: "#/issues/" + encodeURIComponent(past.issue_id) }, text(past.title))),
+          h("td", {}, text(past.fix)),
+          h("td", {}, percent(past.fix_hold_rate)),
+          h("td", {}, when(past.resolved_at)),
+        ),
+      ),
+      "No resolved Issue of this Pattern yet.",
+    ),
+  );
+}
+
 async function issuePage(view, id) {
   const issue = await api("GET", "/v1/issues/" + encodeURIComponent(id));
   append(view, [
@@ -403,7 +451,7 @@ async function issuePage(view, id) {
   timeline.sort((a, b) => String(a[0]).localeCompare(String(b[0])));
   append(view, [h("h2", {}, "Timeline"), h("ol", { class: "timeline" }, timeline.map(([at, what]) => h("li", {}, h("time", {}, when(at)), " ", what)))]);
 
-  if (issue.triage) append(view, [h("h2", {}, "Triage"), h("pre", {}, JSON.stringify(issue.triage, null, 2))]);
+  if (issue.triage) append(view, [triageCard(issue.triage)]);
   if (issue.pattern_id) {
     const fixes = h("div", { class: "card" }, h("h2", {}, "Recommended fixes"), h("p", { class: "hint" }, "Loading…"));
     append(view, [fixes]);
