@@ -56,6 +56,7 @@ async fn main() {
             previous_secrets: Vec::new(),
             failing_since: None,
             disabled_reason: None,
+            circuit: Default::default(),
             created_at: now.clone(),
             updated_at: now.clone(),
         })

@@ -357,6 +357,81 @@ async fn an_endpoint_down_for_days_fails_its_deliveries_and_is_disabled_then_red
     assert_eq!(shown["failing_since"], Value::Null, "a success clears the failure streak");
 }
 
+/// The delivery queue as SQS runs it for the worker: batches of ten messages handled at once;
+/// a postponed message comes back when its visibility says (on the test's clock), a failed one
+/// after 30 s. Runs until every message is done or `rounds` batches were handled.
+async fn run_queue(clocked: &Clocked, messages: Vec<WorkMessage>, rounds: usize) -> Vec<WorkMessage> {
+    let mut queue: Vec<(u64, WorkMessage)> = messages.into_iter().map(|message| (0, message)).collect();
+    for _ in 0..rounds {
+        let now = clocked.offset_ms.load(Ordering::SeqCst);
+        queue.sort_by_key(|(due, _)| *due);
+        let Some((earliest, _)) = queue.first() else { break };
+        if *earliest > now {
+            clocked.advance((earliest - now).div_ceil(1000));
+            continue;
+        }
+        let take = queue.iter().take(10).filter(|(due, _)| *due <= now).count();
+        let mut batch = tokio::task::JoinSet::new();
+        for (_, message) in queue.drain(..take) {
+            let worker = clocked.worker.clone();
+            batch.spawn(async move { (worker.handle(&message).await, message) });
+        }
+        while let Some(joined) = batch.join_next().await {
+            let (disposition, message) = joined.unwrap();
+            let now = clocked.offset_ms.load(Ordering::SeqCst);
+            match disposition {
+                Disposition::Done => {}
+                Disposition::After(seconds) => queue.push((now + seconds * 1000, message)),
+                Disposition::Failed => queue.push((now + 30_000, message)),
+            }
+        }
+    }
+    queue.into_iter().map(|(_, message)| message).collect()
+}
+
+/// One endpoint stalls (each request held past the worker's timeout) while another is healthy,
+/// both subscribed to the same twelve events. The stalling endpoint gets one wave of attempts,
+/// then its circuit opens: the healthy endpoint's deliveries all go through, the stalled
+/// endpoint's wait unclaimed without spending their retries, and once the circuit lets a probe
+/// through and it succeeds, they are delivered too.
+async fn a_stalling_endpoint_does_not_hold_up_the_others(app: TestApp) {
+    use causeloop_domain::delivery::CIRCUIT_FAILURES;
+    let stalling = Receiver::start().await;
+    stalling.script((0..CIRCUIT_FAILURES).map(|_| Reply::Stall(Duration::from_secs(6))));
+    let healthy = Receiver::start().await;
+    let slow = register(&app, &stalling.url, &["issue.ingested"], json!({})).await;
+    let fine = register(&app, &healthy.url, &["issue.ingested"], json!({})).await;
+    let clocked = Clocked::new(app.deliver_worker(true));
+    let mut tasks = Vec::new();
+    for n in 0..12 {
+        tasks.extend(fan_out(&app, &clocked.worker, &format!("stall-{n}")).await);
+    }
+    assert_eq!(tasks.len(), 24);
+
+    // Three batches: every healthy delivery goes through; the stalling endpoint saw one wave.
+    let left = run_queue(&clocked, tasks, 3).await;
+    assert_eq!(healthy.requests().len(), 12, "the healthy endpoint is not held up");
+    assert_eq!(deliveries(&app, &fine, "?status=succeeded&limit=100").await["data"].as_array().unwrap().len(), 12);
+    let stalled_requests = stalling.requests().len();
+    assert!((1..=CIRCUIT_FAILURES as usize).contains(&stalled_requests), "{stalled_requests} attempts");
+    let (_, shown) = app.get(&format!("/v1/webhooks/{}", slow.id), &app.owner.key).await;
+    assert!(shown["circuit_open_until"].is_string(), "{shown}");
+    let pending = deliveries(&app, &slow, "?status=pending&limit=100").await;
+    let pending = pending["data"].as_array().unwrap();
+    assert_eq!(pending.len(), 12, "nothing given up");
+    assert!(pending.iter().all(|d| d["attempts_made"].as_u64().unwrap() <= 1), "no retry spent while open");
+    assert_eq!(left.len(), 12, "the stalled endpoint's tasks wait in the queue");
+
+    // Later, the endpoint answers again: the probe closes the circuit and the rest follow.
+    let left = run_queue(&clocked, left, 200).await;
+    assert!(left.is_empty(), "{} tasks left", left.len());
+    assert_eq!(deliveries(&app, &slow, "?status=succeeded&limit=100").await["data"].as_array().unwrap().len(), 12);
+    let (_, shown) = app.get(&format!("/v1/webhooks/{}", slow.id), &app.owner.key).await;
+    assert_eq!((shown["circuit_open_until"].clone(), shown["failing_since"].clone()), (Value::Null, Value::Null));
+}
+
+both_backends!(stalling_endpoint, a_stalling_endpoint_does_not_hold_up_the_others);
+
 async fn attempt_error(app: &TestApp, worker: DeliverWorker, url: &str, cause: &str) -> Value {
     let endpoint = register(app, url, &["issue.ingested"], json!({})).await;
     let task = fan_out(app, &worker, cause).await.into_iter().find(|t| t.body.contains(&endpoint.id)).unwrap();

@@ -563,6 +563,11 @@ async fn health(State(state): State<AppState>, principal: Principal) -> Result<i
             "enabled": webhook.enabled,
             "disabled_reason": webhook.disabled_reason,
             "failing_since": webhook.failing_since,
+            "circuit_open_until": webhook
+                .circuit
+                .open_until_ms
+                .filter(|until| *until > now_millis())
+                .map(causeloop_domain::time_fmt::format_unix_millis),
             "event_types": webhook.event_types,
             "deliveries_24h": window.len(),
             "succeeded_24h": succeeded,

@@ -29,7 +29,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use causeloop_domain::events::EventType;
 use causeloop_domain::limits::MAX_OUTBOUND_ENDPOINTS_PER_WORKSPACE;
-use causeloop_domain::time_fmt::{format_rfc3339, parse_rfc3339};
+use causeloop_domain::time_fmt::{format_rfc3339, format_unix_millis, parse_rfc3339};
 use causeloop_domain::url_guard::{check_outbound_url, check_resolved_address, UrlRefusal};
 use causeloop_domain::{ConnectorId, FieldError, Scope, WebhookId};
 use causeloop_http::body::json_object;
@@ -157,6 +157,8 @@ pub fn webhook_view(webhook: &Webhook, now: &str) -> Value {
         "enabled": webhook.enabled,
         "disabled_reason": webhook.disabled_reason,
         "failing_since": webhook.failing_since,
+        // While set, no attempt reaches the endpoint: too many failed in a row (docs/webhooks.md).
+        "circuit_open_until": webhook.circuit.open_until_ms.map(format_unix_millis).filter(|until| until.as_str() > now),
         "secret_issued_at": webhook.signing_secret.created_at,
         "previous_secret_expires_at": previous_until,
         "created_at": webhook.created_at,
@@ -219,6 +221,7 @@ async fn register(
         previous_secrets: Vec::new(),
         failing_since: None,
         disabled_reason: None,
+        circuit: Default::default(),
         created_at: now.clone(),
         updated_at: now.clone(),
     };
@@ -349,6 +352,7 @@ async fn update(
             // Enabling again gives the endpoint a fresh five days before it can be disabled.
             webhook.disabled_reason = None;
             webhook.failing_since = None;
+            webhook.circuit = Default::default();
         }
         webhook.enabled = enabled;
     }
@@ -380,7 +384,13 @@ async fn update(
                 "an outbound webhook cannot become an inbound registration; register the inbound URL separately",
             )));
         }
-        webhook.url = check_outbound_target(&url, state.settings.allow_private_targets).await?;
+        let checked = check_outbound_target(&url, state.settings.allow_private_targets).await?;
+        if checked != webhook.url {
+            // Another URL is another endpoint: its predecessor's failures say nothing of it.
+            webhook.circuit = Default::default();
+            webhook.failing_since = None;
+        }
+        webhook.url = checked;
     }
     let now = now_rfc3339();
     webhook.updated_at = now.clone();

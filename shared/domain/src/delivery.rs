@@ -336,6 +336,56 @@ impl Delivery {
     }
 }
 
+/// Consecutive failed attempts after which an endpoint's circuit opens.
+pub const CIRCUIT_FAILURES: u32 = 5;
+/// How long the circuit stays open the first time; each reopening after a failed probe doubles
+/// it, up to [`CIRCUIT_MAX_OPEN_SECONDS`].
+pub const CIRCUIT_OPEN_SECONDS: u64 = 60;
+pub const CIRCUIT_MAX_OPEN_SECONDS: u64 = 15 * 60;
+
+/// An endpoint's circuit breaker. After [`CIRCUIT_FAILURES`] failed attempts in a row (errors,
+/// timeouts, non-2xx) the circuit opens: no attempt reaches the endpoint until it closes, and the
+/// deliveries due meanwhile wait without spending their own schedule, so a stalling endpoint
+/// stops holding the delivery workers' connections that other endpoints need. When the wait is
+/// over, attempts resume; the first failure reopens it for twice as long, a success closes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Circuit {
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u32,
+    /// Unix milliseconds until which the circuit is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_until_ms: Option<u64>,
+    /// Times it opened since the last success (sets the next opening's length).
+    #[serde(default)]
+    pub openings: u32,
+}
+
+impl Circuit {
+    /// Seconds until the circuit lets an attempt through, if it is open at `now_ms`.
+    pub fn wait_seconds(&self, now_ms: u64) -> Option<u64> {
+        let until = self.open_until_ms.filter(|until| *until > now_ms)?;
+        Some((until - now_ms).div_ceil(1000).max(1))
+    }
+
+    /// Counts an attempt's outcome; whether the circuit changed (and so must be stored).
+    pub fn record(&mut self, succeeded: bool, now_ms: u64) -> bool {
+        if succeeded {
+            let changed = *self != Circuit::default();
+            *self = Circuit::default();
+            return changed;
+        }
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        // Reopens on the first failure after it was open (a failed probe), else at the threshold.
+        let probe_failed = self.openings > 0 && self.wait_seconds(now_ms).is_none();
+        if self.consecutive_failures >= CIRCUIT_FAILURES && (self.openings == 0 || probe_failed) {
+            let seconds = (CIRCUIT_OPEN_SECONDS << self.openings.min(8)).min(CIRCUIT_MAX_OPEN_SECONDS);
+            self.openings = self.openings.saturating_add(1);
+            self.open_until_ms = Some(now_ms + seconds * 1000);
+        }
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,6 +403,35 @@ mod tests {
             "{}".into(),
             1_000_000,
         )
+    }
+
+    #[test]
+    fn the_circuit_opens_after_repeated_failures_and_backs_off_until_a_success() {
+        let mut circuit = Circuit::default();
+        let start = 1_000_000;
+        for n in 1..CIRCUIT_FAILURES {
+            assert!(circuit.record(false, start + u64::from(n)));
+            assert_eq!(circuit.wait_seconds(start + u64::from(n)), None, "closed below the threshold");
+        }
+        circuit.record(false, start);
+        assert_eq!(circuit.wait_seconds(start), Some(CIRCUIT_OPEN_SECONDS));
+        // Failures that finish while it is open (attempts already in flight) do not extend it.
+        circuit.record(false, start + 1_000);
+        assert_eq!(circuit.open_until_ms, Some(start + CIRCUIT_OPEN_SECONDS * 1000));
+        // After the wait, a failed probe reopens it for twice as long, up to the ceiling.
+        let mut now = start + CIRCUIT_OPEN_SECONDS * 1000;
+        assert_eq!(circuit.wait_seconds(now), None);
+        let mut expected = CIRCUIT_OPEN_SECONDS;
+        for _ in 0..10 {
+            circuit.record(false, now);
+            expected = (expected * 2).min(CIRCUIT_MAX_OPEN_SECONDS);
+            assert_eq!(circuit.wait_seconds(now), Some(expected));
+            now += expected * 1000;
+        }
+        // One success closes it; a closed circuit's success changes nothing.
+        assert!(circuit.record(true, now));
+        assert_eq!(circuit, Circuit::default());
+        assert!(!circuit.record(true, now));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::repo::{Store, Versioned};
 use crate::schema::*;
 use crate::table::{Condition, Cursor, Index, Item, Query, SkRange, StoreError, Write};
 use crate::update::update_with_retries;
+use causeloop_domain::delivery::Circuit;
 use causeloop_domain::sync::{SyncRun, SyncState, SyncStatus};
 use causeloop_domain::time_fmt::format_unix_millis;
 use causeloop_domain::{ConnectorId, SyncId, WebhookId, WorkspaceId};
@@ -205,6 +206,9 @@ pub struct Webhook {
     /// Why the delivery worker disabled the endpoint; cleared when it is re-enabled.
     #[serde(default)]
     pub disabled_reason: Option<String>,
+    /// The delivery worker's circuit breaker for the endpoint.
+    #[serde(default)]
+    pub circuit: Circuit,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -53,6 +53,7 @@ fn webhook(ws: &WorkspaceId, direction: WebhookDirection, connector: Option<&Con
         previous_secrets: Vec::new(),
         failing_since: None,
         disabled_reason: None,
+        circuit: Default::default(),
         created_at: "2026-01-01T00:00:00.000Z".into(),
         updated_at: "2026-01-01T00:00:00.000Z".into(),
     }

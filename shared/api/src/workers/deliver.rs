@@ -12,6 +12,12 @@
 //!   one is claimed, posted, recorded, and then either finished or postponed until the next
 //!   attempt of the schedule. No Lambda ever sleeps: waits are SQS visibility timeouts.
 //!
+//! One endpoint cannot hold the workers for the others: an endpoint whose last attempt failed
+//! (a timeout, an error) gets at most [`SUSPECT_ENDPOINT_CONCURRENCY`] attempt in flight per
+//! worker, and after [`causeloop_domain::delivery::CIRCUIT_FAILURES`] failures in a row its
+//! circuit opens: its due deliveries wait in the queue, unclaimed and without spending their
+//! retries, until the circuit lets a probe through (`Circuit`).
+//!
 //! Nothing is lost: a crash before the record is saved leaves the message to come back (SQS
 //! redelivers what was not deleted); a crash after the post and before the record means the
 //! receiver may see that attempt twice, with the same `webhook-id`, which is what receivers
@@ -22,18 +28,26 @@ use crate::messages::{DeliveryQueueMessage, DeliveryTask};
 use crate::outbound::{OutboundClient, OutboundRequest};
 use crate::secrets::open_valid_secrets;
 use crate::state::AppState;
-use causeloop_domain::delivery::{sign_delivery, Delivery, Step, DISABLE_AFTER_FAILING_MILLIS};
+use causeloop_domain::delivery::{sign_delivery, Circuit, Delivery, Step, DISABLE_AFTER_FAILING_MILLIS};
 use causeloop_domain::events::{EventEnvelope, EventType};
 use causeloop_domain::time_fmt::{format_unix_millis, parse_unix_millis};
+use causeloop_domain::WebhookId;
 use causeloop_storage::connectors::{Webhook, WebhookDirection};
 use causeloop_storage::repo::Versioned;
 use causeloop_storage::update::update_with_retries;
 use causeloop_storage::{QueueName, StoreError};
 use futures_util::stream::{self, StreamExt};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Messages of one batch handled at once; each may hold a connection for up to 15 s.
 pub const CONCURRENT_MESSAGES: usize = 10;
+/// Attempts one worker makes at once to an endpoint whose last attempt failed: a stalling or
+/// failing endpoint holds at most this many of the worker's connections until its circuit opens
+/// (then none), so the other endpoints' deliveries keep flowing.
+pub const SUSPECT_ENDPOINT_CONCURRENCY: usize = 1;
+/// When a suspect endpoint already has its attempts in flight, its next task comes back after this.
+pub const SUSPECT_ENDPOINT_RETRY_SECONDS: u64 = 5;
 
 /// Milliseconds since the Unix epoch; tests move it forward to cross the schedule's hours.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -55,11 +69,47 @@ pub struct DeliverWorker {
     state: AppState,
     client: OutboundClient,
     clock: Clock,
+    /// Attempts in flight per suspect endpoint, in this worker.
+    in_flight: Arc<Mutex<HashMap<WebhookId, usize>>>,
+}
+
+/// One attempt in flight to a suspect endpoint; counted until dropped.
+struct InFlight {
+    counts: Arc<Mutex<HashMap<WebhookId, usize>>>,
+    webhook: WebhookId,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().expect("in-flight counts");
+        if let Some(count) = counts.get_mut(&self.webhook) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.webhook);
+            }
+        }
+    }
 }
 
 impl DeliverWorker {
     pub fn new(state: AppState, client: OutboundClient) -> Self {
-        Self { state, client, clock: Arc::new(causeloop_storage::clock::now_millis) }
+        Self {
+            state,
+            client,
+            clock: Arc::new(causeloop_storage::clock::now_millis),
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// A slot for an attempt to a suspect endpoint, if it has one free in this worker.
+    fn suspect_slot(&self, webhook: &WebhookId) -> Option<InFlight> {
+        let mut counts = self.in_flight.lock().expect("in-flight counts");
+        let count = counts.entry(webhook.clone()).or_default();
+        if *count >= SUSPECT_ENDPOINT_CONCURRENCY {
+            return None;
+        }
+        *count += 1;
+        Some(InFlight { counts: self.in_flight.clone(), webhook: webhook.clone() })
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
@@ -149,6 +199,23 @@ impl DeliverWorker {
 
     async fn attempt(&self, task: &DeliveryTask) -> Result<Disposition, StoreError> {
         let store = &self.state.store;
+        // The endpoint first: while its circuit is open, or while a suspect endpoint already has
+        // its attempts in flight here, the task waits without claiming the delivery or spending
+        // an attempt of its schedule.
+        let webhook = store.webhook(&task.workspace_id, &task.webhook_id).await?.map(|stored| stored.value);
+        // A disabled endpoint's deliveries are abandoned at once, circuit or not.
+        let circuit_wait = webhook
+            .as_ref()
+            .filter(|webhook| webhook.enabled)
+            .and_then(|webhook| webhook.circuit.wait_seconds((self.clock)()));
+        let suspect = webhook
+            .as_ref()
+            .filter(|webhook| webhook.failing_since.is_some() || webhook.circuit.consecutive_failures > 0);
+        let _slot = match suspect.map(|webhook| self.suspect_slot(&webhook.id)) {
+            Some(None) => return Ok(Disposition::After(SUSPECT_ENDPOINT_RETRY_SECONDS)),
+            Some(slot) => slot,
+            None => None,
+        };
         let claim = update_with_retries(|| async move {
             let Some(Versioned { value: mut delivery, version }) =
                 store.delivery(&task.workspace_id, &task.webhook_id, &task.delivery_id).await?
@@ -159,14 +226,18 @@ impl DeliverWorker {
             let attempt = match delivery.next_step((self.clock)()) {
                 Step::Finished => return Ok(Err(Disposition::Done)),
                 Step::Wait { seconds } => return Ok(Err(Disposition::After(seconds))),
-                Step::Attempt { attempt } => attempt,
+                // Due, but the endpoint's circuit is open: wait for it, unclaimed.
+                Step::Attempt { attempt } => match circuit_wait {
+                    Some(wait) => return Ok(Err(Disposition::After(wait))),
+                    None => attempt,
+                },
             };
             let claimed = store.save_delivery(&delivery, version).await?;
             Ok(Ok((delivery, claimed, attempt)))
         })
         .await;
         match claim {
-            Ok(Ok((delivery, claimed, attempt))) => self.make_attempt(delivery, claimed, attempt).await,
+            Ok(Ok((delivery, claimed, attempt))) => self.make_attempt(webhook, delivery, claimed, attempt).await,
             Ok(Err(disposition)) => Ok(disposition),
             // Other workers keep claiming it: one of them makes the attempt.
             Err(StoreError::Contended) => Ok(Disposition::Failed),
@@ -174,12 +245,18 @@ impl DeliverWorker {
         }
     }
 
-    /// Posts attempt `attempt` of the claimed `delivery` (stored at `version`) and records it.
-    async fn make_attempt(&self, delivery: Delivery, version: u64, attempt: u32) -> Result<Disposition, StoreError> {
+    /// Posts attempt `attempt` of the claimed `delivery` (stored at `version`) to `webhook` (as
+    /// read before the claim) and records it.
+    async fn make_attempt(
+        &self,
+        webhook: Option<Webhook>,
+        delivery: Delivery,
+        version: u64,
+        attempt: u32,
+    ) -> Result<Disposition, StoreError> {
         let store = &self.state.store;
-        let webhook = store.webhook(&delivery.workspace_id, &delivery.webhook_id).await?;
         let webhook = match webhook {
-            Some(Versioned { value, .. }) if value.enabled || delivery.event_type == EventType::Ping => value,
+            Some(value) if value.enabled || delivery.event_type == EventType::Ping => value,
             Some(_) => return self.abandon(delivery, version, "endpoint_disabled").await,
             None => return self.abandon(delivery, version, "endpoint_deleted").await,
         };
@@ -253,16 +330,12 @@ impl DeliverWorker {
         }
     }
 
-    /// Keeps `failing_since` on the endpoint and disables an endpoint that has failed everything
-    /// for five days. Best effort: a lost race is settled by the next attempt.
+    /// Keeps `failing_since` and the circuit breaker on the endpoint, and disables an endpoint
+    /// that has failed everything for five days. Best effort: a lost race is settled by the next
+    /// attempt. A success on a healthy endpoint writes nothing.
     async fn track_endpoint_health(&self, webhook: &Webhook, succeeded: bool, now_ms: u64) {
         let store = &self.state.store;
-        let needs_write = match (&webhook.failing_since, succeeded) {
-            (Some(_), true) | (None, false) => true,
-            (Some(since), false) => failing_for_ms(since, now_ms) >= DISABLE_AFTER_FAILING_MILLIS && webhook.enabled,
-            (None, true) => false,
-        };
-        if !needs_write {
+        if succeeded && webhook.failing_since.is_none() && webhook.circuit == Circuit::default() {
             return;
         }
         let updated = update_with_retries(|| async move {
@@ -272,6 +345,11 @@ impl DeliverWorker {
                 return Ok(());
             };
             let now = format_unix_millis(now_ms);
+            let was_open = current.circuit.wait_seconds(now_ms).is_some();
+            current.circuit.record(succeeded, now_ms);
+            if !was_open && current.circuit.wait_seconds(now_ms).is_some() {
+                tracing::warn!(webhook_id = %current.id, failures = current.circuit.consecutive_failures, "endpoint circuit opened");
+            }
             if succeeded {
                 current.failing_since = None;
             } else {
