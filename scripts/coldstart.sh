@@ -116,7 +116,7 @@ dynamodb.create_table(
 )
 sqs = boto3.client("sqs", **args)
 urls = {}
-for name, fifo in (("cluster", True), ("delivery", False)):
+for name, fifo in (("cluster", True), ("delivery", False), ("sync", False)):
     suffix = ".fifo" if fifo else ""
     attributes = {"FifoQueue": "true"} if fifo else {}
     urls[name + "_dlq"] = sqs.create_queue(QueueName="coldstart-%s-dlq%s" % (name, suffix), Attributes=attributes)["QueueUrl"]
@@ -126,6 +126,8 @@ print("CLUSTER_QUEUE_URL=" + urls["cluster"])
 print("CLUSTER_DLQ_URL=" + urls["cluster_dlq"])
 print("DELIVERY_QUEUE_URL=" + urls["delivery"])
 print("DELIVERY_DLQ_URL=" + urls["delivery_dlq"])
+print("SYNC_QUEUE_URL=" + urls["sync"])
+print("SYNC_DLQ_URL=" + urls["sync_dlq"])
 EOF
 else
   endpoint=http://127.0.0.1:9
@@ -135,10 +137,19 @@ else
     echo "CLUSTER_DLQ_URL=$endpoint/123456789012/coldstart-cluster-dlq.fifo"
     echo "DELIVERY_QUEUE_URL=$endpoint/123456789012/coldstart-delivery"
     echo "DELIVERY_DLQ_URL=$endpoint/123456789012/coldstart-delivery-dlq"
+    echo "SYNC_QUEUE_URL=$endpoint/123456789012/coldstart-sync"
+    echo "SYNC_DLQ_URL=$endpoint/123456789012/coldstart-sync-dlq"
   } >"$run_dir/values.env"
 fi
 {
   echo "ALLOW_PRIVATE_TARGETS=false"
+  # The managed connectors' OAuth clients and public URL: left empty, as the template's
+  # parameters default to (OAuth then answers 422 oauth_not_configured).
+  for kind in GITHUB JIRA PAGERDUTY SERVICENOW; do
+    echo "CAUSELOOP_OAUTH_${kind}_CLIENT_ID="
+    echo "CAUSELOOP_OAUTH_${kind}_CLIENT_SECRET="
+  done
+  echo "CAUSELOOP_PUBLIC_URL="
   echo "CAUSELOOP_SECRET_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
 } >>"$run_dir/values.env"
 

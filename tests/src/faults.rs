@@ -3,9 +3,10 @@
 //! the crash go to the real store.
 
 use async_trait::async_trait;
+use causeloop_storage::queue::{OutMessage, Queue, QueueName, Received};
 use causeloop_storage::{Key, Page, Query, StoreError, Table, Write};
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub struct CrashAfterWrites {
     inner: Arc<dyn Table>,
@@ -119,5 +120,68 @@ impl Table for LoseNextTransactionRace {
     }
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         self.inner.query(query).await
+    }
+}
+
+/// A queue whose sends fail on demand, around a real one: the write a request made before its
+/// send stays, the send is lost, as when SQS is unreachable for a moment. A failure is armed for
+/// the next send to one queue that carries a given text, so that the background workers' own
+/// sends do not take it.
+pub struct FailingSends {
+    inner: Arc<dyn Queue>,
+    armed: Mutex<Option<(QueueName, String)>>,
+}
+
+impl FailingSends {
+    pub fn new(inner: Arc<dyn Queue>) -> Self {
+        Self { inner, armed: Mutex::new(None) }
+    }
+
+    /// Fails the next send to `queue` with a message containing `text`; later sends go through.
+    pub fn fail_next(&self, queue: QueueName, text: &str) {
+        *self.armed.lock().unwrap() = Some((queue, text.to_string()));
+    }
+
+    /// Whether the armed failure has happened.
+    pub fn fired(&self) -> bool {
+        self.armed.lock().unwrap().is_none()
+    }
+}
+
+#[async_trait]
+impl Queue for FailingSends {
+    async fn send_batch(&self, queue: QueueName, messages: Vec<OutMessage>) -> Result<(), StoreError> {
+        {
+            let mut armed = self.armed.lock().unwrap();
+            let hit = armed.as_ref().is_some_and(|(target, text)| {
+                *target == queue && messages.iter().any(|message| message.body.contains(text.as_str()))
+            });
+            if hit {
+                *armed = None;
+                return Err(StoreError::Backend("injected queue send failure".into()));
+            }
+        }
+        self.inner.send_batch(queue, messages).await
+    }
+
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility_seconds: u32,
+    ) -> Result<Vec<Received>, StoreError> {
+        self.inner.receive(queue, max, visibility_seconds).await
+    }
+
+    async fn delete(&self, queue: QueueName, receipt: &str) -> Result<(), StoreError> {
+        self.inner.delete(queue, receipt).await
+    }
+
+    async fn change_visibility(&self, queue: QueueName, receipt: &str, seconds: u32) -> Result<(), StoreError> {
+        self.inner.change_visibility(queue, receipt, seconds).await
+    }
+
+    async fn dead_letter_count(&self, queue: QueueName) -> Result<usize, StoreError> {
+        self.inner.dead_letter_count(queue).await
     }
 }

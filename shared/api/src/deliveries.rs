@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use causeloop_domain::delivery::{Delivery, DeliveryStatus};
+use causeloop_domain::delivery::{Delivery, DeliveryStatus, Redelivery};
 use causeloop_domain::events::EventType;
 use causeloop_domain::time_fmt::format_unix_millis;
 use causeloop_domain::{DeliveryId, Scope, WebhookId, WorkspaceId};
@@ -140,19 +140,23 @@ async fn redeliver(
         ));
     }
     let Versioned { value: mut delivery, version } = find_delivery(&state, workspace, &id, &delivery_id).await?;
-    if !delivery.redeliver(now_millis()) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "delivery_pending",
-            "the delivery is still pending: its next attempt is scheduled; redeliver it once it has finished",
-        ));
-    }
-    match state.store.save_delivery(&delivery, version).await {
-        Ok(_) => {}
-        Err(StoreError::ConditionFailed) => {
-            return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "the delivery changed meanwhile; retry"))
+    match delivery.redeliver(now_millis()) {
+        Redelivery::InProgress => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "delivery_pending",
+                "the delivery is still pending: its next attempt is scheduled; redeliver it once it has finished",
+            ))
         }
-        Err(err) => return Err(err.into()),
+        // Saved by an earlier request whose queue send may have failed: the task is sent again.
+        Redelivery::AwaitingAttempt => {}
+        Redelivery::Started => match state.store.save_delivery(&delivery, version).await {
+            Ok(_) => {}
+            Err(StoreError::ConditionFailed) => {
+                return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "the delivery changed meanwhile; retry"))
+            }
+            Err(err) => return Err(err.into()),
+        },
     }
     state.queue.send_batch(QueueName::Delivery, vec![task_for(&delivery).to_message()]).await?;
     Ok((StatusCode::ACCEPTED, Json(delivery_view(&delivery, false))))

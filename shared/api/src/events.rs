@@ -28,14 +28,17 @@ pub fn envelope(
     }
 }
 
-/// `issue.resolved` for an Issue that just went from open to resolved. The cause is the Issue
-/// and the moment it changed, so one closing is one event whichever way it came in (PATCH,
-/// ingest, an inbound event, a provider alert) and however often it is retried.
+/// `issue.resolved` for a resolved Issue. The cause is the Issue and the moment Causeloop saw
+/// it resolved (`resolution.resolved_at`, which a repeated "resolved" keeps), so one resolution
+/// is one event whichever way it came in (PATCH, ingest, an inbound event, a provider alert, a
+/// sync) and however often it is emitted: a retry that finds the Issue resolved emits it again,
+/// completing what a failed queue send left undone, and the copy is the same event.
 pub fn issue_resolved(issue: &Issue, now: &str) -> EventEnvelope {
+    let resolved_at = issue.resolution.as_ref().map_or(issue.updated_at.as_str(), |r| r.resolved_at.as_str());
     envelope(
         EventType::IssueResolved,
         &issue.workspace_id,
-        &format!("{}@{}", issue.id, issue.updated_at),
+        &format!("{}@{resolved_at}", issue.id),
         issue.connector_id.clone(),
         serde_json::json!({"issue": issue.to_api()}),
         now,

@@ -183,7 +183,7 @@ async fn accept(
         &now,
     );
     let mut events = vec![event];
-    if applied.resolved(&issue) {
+    if applied.announces_resolution(&issue) {
         events.push(issue_resolved(&issue, &now));
     }
     emit(state.queue.as_ref(), events).await?;

@@ -153,7 +153,7 @@ async fn ingest_event(
         &now,
     );
     let mut events = vec![event];
-    if applied.resolved(&issue) {
+    if applied.announces_resolution(&issue) {
         events.push(issue_resolved(&issue, &now));
     }
     emit(state.queue.as_ref(), events).await?;
@@ -340,7 +340,8 @@ async fn record_push(
 pub struct AppliedRecords {
     /// Per record, in the order given: what applying it did.
     pub applied: Vec<Applied>,
-    /// The Issues a record resolved, each as that record left it.
+    /// The Issues a record resolved, each as that record left it, and those a replayed record
+    /// found resolved (see `Applied::announces_resolution`).
     pub resolved: Vec<Issue>,
     /// Every Issue a record changed, as stored.
     pub changed: Vec<Issue>,
@@ -367,6 +368,8 @@ pub async fn apply_records(
 
     let mut applied: Vec<Option<Applied>> = vec![None; records.len()];
     let mut changed: Vec<ChangedIssue> = Vec::new();
+    // Issues only replayed (nothing to write) that are resolved: their event is emitted again.
+    let mut replayed_resolved: Vec<Issue> = Vec::new();
     for (positions, existing) in by_issue.values().zip(stored) {
         let read_version = existing.as_ref().map(|stored| stored.version);
         let mut issue = existing.map(|stored| stored.value);
@@ -377,19 +380,21 @@ pub async fn apply_records(
             let (applied_to, outcome) = Issue::apply(issue.take(), workspace, record, event, now);
             applied[position] = Some(outcome);
             any_change |= outcome.changed();
-            if outcome.resolved(&applied_to) {
+            if outcome.announces_resolution(&applied_to) {
                 resolved.push(applied_to.clone());
             }
             issue = Some(applied_to);
         }
-        if let (true, Some(issue)) = (any_change, issue) {
-            changed.push((issue, read_version, positions, resolved));
+        match (any_change, issue) {
+            (true, Some(issue)) => changed.push((issue, read_version, positions, resolved)),
+            (false, Some(_)) => replayed_resolved.extend(resolved.pop()),
+            _ => {}
         }
     }
 
     let writes: Vec<(&Issue, Option<u64>)> = changed.iter().map(|(issue, read, ..)| (issue, *read)).collect();
     let saved = store.save_issues(&writes).await;
-    let mut result = AppliedRecords::default();
+    let mut result = AppliedRecords { resolved: replayed_resolved, ..AppliedRecords::default() };
     for ((issue, _, positions, resolved), saved) in changed.into_iter().zip(saved) {
         match saved {
             Ok(_) => {
@@ -402,7 +407,7 @@ pub async fn apply_records(
                     let (event, record) = &records[position];
                     let (issue, outcome) = upsert_issue(store, workspace, record, event, now).await?;
                     applied[position] = Some(outcome);
-                    if outcome.resolved(&issue) {
+                    if outcome.announces_resolution(&issue) {
                         result.resolved.push(issue.clone());
                     }
                     last = Some(issue);

@@ -176,27 +176,27 @@ async fn patch_issue(
             return Ok(None);
         };
         let mut issue = stored.value;
-        let was = issue.status;
         if resolving {
             issue.resolve(patch.fix.clone(), patch.note.clone(), patch.resolved_at.clone(), now);
         } else {
             issue.reopen(now);
         }
         store.save_issue(&issue, Some(stored.version)).await?;
-        Ok(Some((issue, was)))
+        Ok(Some(issue))
     })
     .await?;
-    let (issue, was) = updated.ok_or_else(|| ApiError::not_found("issue"))?;
-    if was != issue.status || resolving {
-        // The cluster worker keeps each pattern's open members, which its recurrence rule reads,
-        // and counts resolutions into Insights in the workspace's order: a status change or a
-        // resolution goes through it like any other change (also before the Issue is
-        // clustered: the worker then finds it resolved).
-        let request = ClusterRequest { workspace_id: workspace.clone(), issue_id: issue.id.clone(), job_id: None };
-        let cause = format!("status/{}@{}", issue.status.as_str(), issue.updated_at);
-        state.queue.send_batch(QueueName::Cluster, vec![request.to_message(&cause)]).await?;
-    }
-    if was != IssueStatus::Resolved && issue.status == IssueStatus::Resolved {
+    let issue = updated.ok_or_else(|| ApiError::not_found("issue"))?;
+    // The follow-ups derive from the stored state, not from whether this request changed it, so
+    // a retry of a PATCH whose queue sends failed after its write completes them. The cluster
+    // worker keeps each pattern's open members, which its recurrence rule reads, and counts
+    // resolutions into Insights in the workspace's order: a status change or a resolution goes
+    // through it like any other change (also before the Issue is clustered: the worker then
+    // finds it resolved); what it has counted it does not count again.
+    let request = ClusterRequest { workspace_id: workspace.clone(), issue_id: issue.id.clone(), job_id: None };
+    let cause = format!("status/{}@{}", issue.status.as_str(), issue.updated_at);
+    state.queue.send_batch(QueueName::Cluster, vec![request.to_message(&cause)]).await?;
+    // The event's id derives from the resolution, so announcing it again is the same event.
+    if resolving && issue.resolved_from_open() {
         emit(state.queue.as_ref(), vec![issue_resolved(&issue, now)]).await?;
     }
     Ok(Json(issue.to_api()))

@@ -321,19 +321,37 @@ impl Delivery {
         self.failure_reason = Some(reason.to_string());
     }
 
-    /// Starts a new round of the schedule now. `false` while the delivery is still pending: it
-    /// is already being delivered.
-    pub fn redeliver(&mut self, now_ms: u64) -> bool {
+    /// Starts a new round of the schedule now, if the delivery has finished; see [`Redelivery`]
+    /// for what a pending one answers.
+    pub fn redeliver(&mut self, now_ms: u64) -> Redelivery {
         if self.status == DeliveryStatus::Pending {
-            return false;
+            let unclaimed = self.claimed_until_ms.is_none_or(|until| until <= now_ms);
+            return if self.attempts_made + 1 == self.round_start && unclaimed {
+                Redelivery::AwaitingAttempt
+            } else {
+                Redelivery::InProgress
+            };
         }
         self.status = DeliveryStatus::Pending;
         self.round_start = self.attempts_made + 1;
         self.next_attempt_ms = Some(now_ms);
         self.claimed_until_ms = None;
         self.failure_reason = None;
-        true
+        Redelivery::Started
     }
+}
+
+/// What asking for a redelivery found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redelivery {
+    /// The delivery had finished; a new round starts now (save it, then queue its task).
+    Started,
+    /// It is pending and its round has made no attempt yet: its task may have been lost (a
+    /// request whose queue send failed after the save), so queue it again. A duplicate task is
+    /// harmless: the claim lets one attempt through.
+    AwaitingAttempt,
+    /// Its round is under way: nothing to do.
+    InProgress,
 }
 
 /// Consecutive failed attempts after which an endpoint's circuit opens.
@@ -520,9 +538,13 @@ mod tests {
         d.next_step(now);
         assert_eq!(d.record_attempt(1, now, now + 5, failure(204), 0.0), None);
         assert_eq!(d.status, DeliveryStatus::Succeeded);
-        assert!(d.redeliver(now + 100));
-        assert!(!d.redeliver(now + 101), "already pending");
+        assert_eq!(d.redeliver(now + 100), Redelivery::Started);
+        // Asked again before the round's first attempt: its task is queued again, nothing else.
+        let started = d.clone();
+        assert_eq!(d.redeliver(now + 101), Redelivery::AwaitingAttempt);
+        assert_eq!(d, started);
         assert_eq!(d.next_step(now + 100), Step::Attempt { attempt: 2 });
+        assert_eq!(d.redeliver(now + 102), Redelivery::InProgress, "claimed for its attempt");
         // Attempt 2 opens the new round, so its retry waits the first delay again.
         assert_eq!(d.record_attempt(2, now + 100, now + 200, failure(500), 0.0), Some(RETRY_DELAYS_SECONDS[0]));
     }

@@ -193,6 +193,14 @@ impl Applied {
     pub fn resolved(self, issue: &Issue) -> bool {
         matches!(self, Applied::Updated { was: IssueStatus::Open }) && issue.status == IssueStatus::Resolved
     }
+
+    /// Whether `issue.resolved` is to be emitted: this application resolved the Issue, or it
+    /// replays an earlier one and the Issue is resolved — the retry of a request that crashed
+    /// between its write and its queue send emits what the crash lost (the event's id derives
+    /// from the resolution, so a copy of one already sent is the same event).
+    pub fn announces_resolution(self, issue: &Issue) -> bool {
+        self.resolved(issue) || (matches!(self, Applied::Replayed { .. }) && issue.resolved_from_open())
+    }
 }
 
 /// Merges a record's metadata into the Issue's, newest keys winning, and keeps the result within
@@ -392,6 +400,14 @@ impl Issue {
             self.updated_at = now.to_string();
             self.note_status(now, None);
         }
+    }
+
+    /// Whether the Issue is resolved and got there from open — the state `issue.resolved`
+    /// announces (an Issue that arrived resolved is not announced). Issues stored before their
+    /// status changes were kept count as resolved from open.
+    pub fn resolved_from_open(&self) -> bool {
+        self.status == IssueStatus::Resolved
+            && (self.status_changes.len() != 1 || self.status_changes[0].status != IssueStatus::Resolved)
     }
 
     /// Appends the status the Issue now has to its timeline, keeping the newest

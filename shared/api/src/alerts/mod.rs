@@ -455,7 +455,11 @@ async fn apply_alert(
         json!({"issue": issue.to_api(), "status": applied.answer(), "provider": provider.name()}),
         now,
     ));
-    if applied.resolved(&issue) {
+    // A tool resends a resolution whose delivery failed as a new notification: the Issue is
+    // already resolved then, and announcing it again completes what the failure lost (the
+    // event's id derives from the resolution, so a copy already sent is the same event).
+    let resolves = alert.state == AlertState::Resolved && issue.resolved_from_open();
+    if resolves || applied.announces_resolution(&issue) {
         let mut resolved = issue_resolved(&issue, now);
         resolved.data["provider"] = json!(provider.name());
         outbox.events.push(resolved);
