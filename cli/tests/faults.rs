@@ -8,6 +8,7 @@
 //! - the healthy endpoint receives `issue.ingested` for every event, each event under one
 //!   `webhook-id` only (receivers deduplicate on it), and the endpoint that was down receives
 //!   every event once it is back.
+//!
 //! The figures (retried requests, attempts seen twice, time to converge) are printed for
 //! BENCHMARKS.md: `cargo test -p causeloop --test faults -- --nocapture`.
 
