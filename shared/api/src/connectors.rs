@@ -76,8 +76,10 @@ const MAX_REQUEST_BYTES: usize = 64 * 1024;
 const MAX_DISPLAY_NAME_CHARS: usize = 200;
 /// The status of a connector that needs nothing external to work.
 pub const STATUS_CONNECTED: &str = "connected";
-/// Sync records read per connector for the 24-hour health figures.
-const HEALTH_WINDOW_RECORDS: usize = 1_000;
+/// Records read per connector (sync history) and per endpoint (deliveries, which carry their
+/// payloads) for the 24-hour health figures: one health request reads at most this many per
+/// connector and endpoint, whatever the traffic; `window_truncated` says when the cut applied.
+const HEALTH_WINDOW_RECORDS: usize = 200;
 const HEALTH_WINDOW_SECONDS: u64 = 24 * 3600;
 
 /// The API's view of a connector: never its credentials or tokens, only which fields are set and

@@ -6,7 +6,8 @@
 //! Listing by count or by recurrence risk has no index (both change with every Issue, risk also
 //! with time, and a second ordering would double the write cost of every assignment): it ranks
 //! the [`MAX_PATTERNS_RANKED_BY_COUNT`] most recently active patterns that pass the filter (for
-//! risk, with their Insights states in batched reads of 100).
+//! risk the [`MAX_PATTERNS_RANKED_BY_RISK`] most recent, with their Insights states in batched
+//! reads of 100).
 
 use crate::repo::{Store, Versioned};
 use crate::schema::*;
@@ -21,6 +22,9 @@ use std::collections::HashSet;
 
 /// Patterns read (newest activity first) to rank by count; older ones are not ranked.
 pub const MAX_PATTERNS_RANKED_BY_COUNT: usize = 1_000;
+/// Patterns ranked by recurrence risk: each needs its Insights state (up to some 20 KB) read as
+/// well, so fewer, the most recently active.
+pub const MAX_PATTERNS_RANKED_BY_RISK: usize = 200;
 /// Index pages read per list request before answering with what was found, so that a very
 /// selective filter cannot make one request scan a whole workspace.
 const MAX_PAGES_PER_LIST: usize = 10;
@@ -378,8 +382,9 @@ impl Store {
         Ok((found.into_iter().map(|(record, _)| record).collect(), query.cursor))
     }
 
-    /// The [`MAX_PATTERNS_RANKED_BY_COUNT`] most recently active patterns that pass the filter,
-    /// ranked by `sort`'s score, highest first, one page. The cursor is the last position given.
+    /// The most recently active patterns that pass the filter ([`MAX_PATTERNS_RANKED_BY_COUNT`],
+    /// or [`MAX_PATTERNS_RANKED_BY_RISK`]), ranked by `sort`'s score, highest first, one page.
+    /// The cursor is the last position given.
     async fn ranked_patterns(
         &self,
         workspace: &WorkspaceId,
@@ -397,7 +402,11 @@ impl Store {
                     .ok_or(StoreError::InvalidCursor)
             })
             .transpose()?;
-        let candidates = self.recent_patterns(workspace, filter).await?;
+        let most = match sort {
+            PatternSort::Risk { .. } => MAX_PATTERNS_RANKED_BY_RISK,
+            PatternSort::Count | PatternSort::LastSeen => MAX_PATTERNS_RANKED_BY_COUNT,
+        };
+        let candidates = self.recent_patterns(workspace, filter, most).await?;
         let scores: Vec<u64> = match sort {
             PatternSort::Risk { now_millis } => {
                 let ids: Vec<PatternId> = candidates.iter().map(|record| record.id.clone()).collect();
@@ -435,16 +444,18 @@ impl Store {
         Ok((page.into_iter().map(|(_, record)| record).collect(), Some(next)))
     }
 
-    /// The [`MAX_PATTERNS_RANKED_BY_COUNT`] most recently active patterns that pass the filter.
+    /// The most recently active patterns that pass the filter, among the `most` most recently
+    /// active ones.
     async fn recent_patterns(
         &self,
         workspace: &WorkspaceId,
         filter: &PatternFilter,
+        most: usize,
     ) -> Result<Vec<PatternRecord>, StoreError> {
-        let mut query = Self::patterns_query(workspace, filter).limit(200);
+        let mut query = Self::patterns_query(workspace, filter).limit(most.min(200));
         let mut found: Vec<PatternRecord> = Vec::new();
         let mut scanned = 0;
-        while scanned < MAX_PATTERNS_RANKED_BY_COUNT {
+        while scanned < most {
             let page = self.table().query(&query).await?;
             scanned += page.items.len();
             for item in &page.items {
