@@ -515,6 +515,15 @@ function templateText(template) {
   return out;
 }
 
+// An endpoint's state as the delivery worker sees it: disabled (and why), paused by its circuit
+// breaker, failing, or enabled.
+function endpointState(webhook) {
+  if (!webhook.enabled) return "disabled" + (webhook.disabled_reason ? " (" + webhook.disabled_reason + ")" : "");
+  if (webhook.circuit_open_until) return "paused until " + when(webhook.circuit_open_until) + ": its last attempts failed";
+  if (webhook.failing_since) return "failing since " + when(webhook.failing_since);
+  return "enabled";
+}
+
 function patternsPage(view, params) {
   const sort = h(
     "select",
@@ -875,7 +884,7 @@ async function webhooksPage(view) {
       {},
       h("td", {}, h("code", {}, text(webhook.url))),
       h("td", {}, text((webhook.event_types || []).join(", "))),
-      h("td", {}, webhook.enabled ? "enabled" : `disabled${webhook.disabled_reason ? " (" + webhook.disabled_reason + ")" : ""}`),
+      h("td", {}, endpointState(webhook)),
       h(
         "td",
         { class: "actions" },
