@@ -36,7 +36,7 @@
 //! alert of the same group reopens it. Events are immutable: the event time is the revision.
 //! Events of other statuses (`info`, `user_update`, ...) are not alerts and are skipped.
 
-use crate::http::{self, check_status, json_body, Request, Response};
+use crate::http::{self, list_answer, Request, Response};
 use crate::{text, Auth, Connection, Cursor, Failure, Page, Vendor, VendorRecord, Window};
 use causeloop_domain::limits::MAX_EXTERNAL_ID_CHARS;
 use causeloop_domain::time_fmt::{format_rfc3339, parse_rfc3339, parse_unix_millis};
@@ -202,12 +202,7 @@ impl Vendor for Datadog {
         response: &Response,
         now_millis: i64,
     ) -> Result<Page, Failure> {
-        check_status(KIND, response, now_millis)?;
-        let body = json_body(KIND, response)?;
-        let data = body
-            .get("data")
-            .and_then(Value::as_array)
-            .ok_or_else(|| Failure::Permanent("datadog: the answer has no `data` list".into()))?;
+        let (body, data) = list_answer(KIND, response, now_millis, "data")?;
         let app = app_host(connection.api_base);
         let position = position(connection.config, cursor)?;
         let (records, more) = match &position {

@@ -159,6 +159,22 @@ pub fn json_body(vendor: &str, response: &Response) -> Result<serde_json::Value,
         .map_err(|err| Failure::Permanent(format!("{vendor} answered a body that is not JSON: {err}")))
 }
 
+/// A list answer read: the status checked, the body parsed, and the array under `field` taken
+/// out of it; the rest of the body is returned beside it (for the paging fields next to the list).
+pub fn list_answer(
+    vendor: &str,
+    response: &Response,
+    now_millis: i64,
+    field: &str,
+) -> Result<(serde_json::Value, Vec<serde_json::Value>), Failure> {
+    check_status(vendor, response, now_millis)?;
+    let mut body = json_body(vendor, response)?;
+    match body.get_mut(field).map(serde_json::Value::take) {
+        Some(serde_json::Value::Array(items)) => Ok((body, items)),
+        _ => Err(Failure::Permanent(format!("{vendor}: the answer has no `{field}` list"))),
+    }
+}
+
 /// Percent-encodes one query value.
 pub fn query_value(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()

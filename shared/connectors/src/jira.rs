@@ -27,7 +27,7 @@
 //!   (<https://community.developer.atlassian.com/t/oauth-2-0-with-proof-key-for-code-exchange-pkce/80173>,
 //!   ECO-283). So [`OAUTH`] has `pkce: false` and relies on the client secret.
 
-use crate::http::{self, check_status, json_body, Request, Response};
+use crate::http::{self, list_answer, Request, Response};
 use crate::oauth::OAuthVendor;
 use crate::{text, Auth, Connection, Cursor, Failure, Page, Vendor, VendorRecord, Window};
 use causeloop_domain::limits::{MAX_EXTERNAL_ID_CHARS, MAX_URL_CHARS};
@@ -103,14 +103,9 @@ impl Vendor for Jira {
         response: &Response,
         now_millis: i64,
     ) -> Result<Page, Failure> {
-        check_status(KIND, response, now_millis)?;
-        let body = json_body(KIND, response)?;
-        let issues = body
-            .get("issues")
-            .and_then(Value::as_array)
-            .ok_or_else(|| Failure::Permanent("jira's search answer has no `issues` array".into()))?;
+        let (body, issues) = list_answer(KIND, response, now_millis, "issues")?;
         let mut records = Vec::with_capacity(issues.len());
-        for issue in issues {
+        for issue in &issues {
             let record = issue_record(connection, issue)?;
             let updated_ms = parse_unix_millis(&record.updated_at).map_or(0, |ms| ms as i64);
             // The JQL bounds were widened (see JQL_MARGIN_MS); neighbouring windows read the rest.

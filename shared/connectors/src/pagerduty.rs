@@ -49,7 +49,7 @@
 //! (`GET /incidents/{id}/notes`, one extra call per incident); this connector does not make
 //! that call, so `resolution.fix` is only set for merged incidents.
 
-use crate::http::{self, check_status, json_body, Request, Response};
+use crate::http::{self, list_answer, Request, Response};
 use crate::oauth::OAuthVendor;
 use crate::{text, Auth, Connection, Cursor, Failure, Page, Vendor, VendorRecord, Window};
 use causeloop_domain::time_fmt::{format_rfc3339, format_unix_millis, parse_rfc3339, parse_unix_millis};
@@ -182,12 +182,7 @@ impl Vendor for PagerDuty {
         response: &Response,
         now_millis: i64,
     ) -> Result<Page, Failure> {
-        check_status(KIND, response, now_millis)?;
-        let body = json_body(KIND, response)?;
-        let incidents = body
-            .get("incidents")
-            .and_then(Value::as_array)
-            .ok_or_else(|| Failure::Permanent("pagerduty: the answer has no `incidents` list".into()))?;
+        let (body, incidents) = list_answer(KIND, response, now_millis, "incidents")?;
         let more = body.get("more").and_then(Value::as_bool).unwrap_or(false);
         let position = Position::parse(cursor, window)?;
         let read = incidents.len() as u64;
@@ -221,7 +216,7 @@ impl Vendor for PagerDuty {
             Position::Resolved { offset } => {
                 let mut records = Vec::new();
                 let mut reached_older = false;
-                for incident in incidents {
+                for incident in &incidents {
                     match resolved_millis(incident) {
                         Some(at) if at < window.since_millis => {
                             reached_older = true;

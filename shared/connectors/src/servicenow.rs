@@ -32,7 +32,7 @@
 //! risk, which needs more than [`PAGE_LIMIT`] rows updated in the same second. The walk ends on
 //! an empty page: short pages do not prove the end (ACLs filter rows after the limit applies).
 
-use crate::http::{self, check_status, json_body, Request, Response};
+use crate::http::{self, list_answer, Request, Response};
 use crate::oauth::OAuthVendor;
 use crate::{text, Auth, Connection, Cursor, Failure, Page, Vendor, VendorRecord, Window};
 use causeloop_domain::limits::{MAX_EXTERNAL_ID_CHARS, MAX_URL_CHARS};
@@ -174,12 +174,7 @@ impl Vendor for ServiceNow {
         response: &Response,
         now_millis: i64,
     ) -> Result<Page, Failure> {
-        check_status(KIND, response, now_millis)?;
-        let body = json_body(KIND, response)?;
-        let rows = body
-            .get("result")
-            .and_then(Value::as_array)
-            .ok_or_else(|| Failure::Permanent("servicenow: the answer has no `result` list".into()))?;
+        let (_, rows) = list_answer(KIND, response, now_millis, "result")?;
         let position = Position::parse(cursor, window)?;
         let Some(last_second) =
             rows.last().map(|row| stored(row, "sys_updated_on").and_then(stored_millis).map(|ms| ms.div_euclid(1000)))
