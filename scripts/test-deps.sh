@@ -2,7 +2,7 @@
 # Installs everything the test command needs that is not Rust: moto (DynamoDB/SQS/SNS-compatible
 # server), cfn-lint, the SAM CLI, openapi-spec-validator, Schemathesis (scripts/schemathesis.sh)
 # and Playwright for Python (tests/console), in a virtualenv owned by the project; and Prometheus
-# Alertmanager and Chromium from apt.
+# Alertmanager, Chromium and (if missing) Node.js from apt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv="${CAUSELOOP_VENV:-$here/.venv}"
@@ -24,5 +24,9 @@ fi
 # it by path: its own browser download is never used (`playwright install` is never run).
 if ! command -v chromium >/dev/null 2>&1; then
   "$here/scripts/apt-install.sh" chromium
+fi
+# Node.js runs the walkthrough's Node inbound sender as written (tests/tests/walkthrough.rs).
+if ! command -v node >/dev/null 2>&1; then
+  "$here/scripts/apt-install.sh" nodejs
 fi
 echo "$venv"
