@@ -2,12 +2,9 @@
 //! the request for the cursor, read the answer, checkpoint the next cursor, until the window is
 //! exhausted or a page fails.
 
-use causeloop_connectors::{Connection, Cursor, Failure, Method, Page, Response, Vendor, VendorRecord, Window};
+use super::drive_pd_sn_dd::{client, now_millis, send};
+use causeloop_connectors::{Connection, Cursor, Failure, Page, Vendor, VendorRecord, Window};
 use serde_json::Value;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |at| at.as_millis() as i64)
-}
 
 /// Sends the request for `cursor` and reads its answer.
 pub async fn step(
@@ -17,29 +14,8 @@ pub async fn step(
     cursor: &Cursor,
 ) -> Result<Page, Failure> {
     let request = vendor.request(connection, window, cursor)?;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|err| Failure::Transient(err.to_string()))?;
-    let mut builder = match request.method {
-        Method::Get => client.get(&request.url),
-        Method::Post => client.post(&request.url),
-    };
-    for (name, value) in &request.headers {
-        builder = builder.header(name, value);
-    }
-    if let Some(form) = &request.form {
-        builder = builder.form(form);
-    }
-    let answer = builder.send().await.map_err(|err| Failure::Transient(err.to_string()))?;
-    let status = answer.status().as_u16();
-    let headers = answer
-        .headers()
-        .iter()
-        .map(|(name, value)| (name.as_str().to_string(), value.to_str().unwrap_or("").to_string()))
-        .collect();
-    let body = answer.bytes().await.map_err(|err| Failure::Transient(err.to_string()))?.to_vec();
-    vendor.read(connection, window, cursor, &Response { status, headers, body }, now_ms())
+    let response = send(&client(), &request).await?;
+    vendor.read(connection, window, cursor, &response, now_millis())
 }
 
 /// Walks from `cursor`, appending to `records` and moving `cursor` after each page (the

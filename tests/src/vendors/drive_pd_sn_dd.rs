@@ -17,7 +17,7 @@ pub async fn walk(
     window: &Window,
     base_url: &str,
 ) -> Result<Vec<VendorRecord>, Failure> {
-    let client = reqwest::Client::new();
+    let client = client();
     let mut cursor: Cursor = Value::Null;
     let mut records = Vec::new();
     for _ in 0..MAX_PAGES {
@@ -34,8 +34,13 @@ pub async fn walk(
     panic!("{} did not finish within {MAX_PAGES} pages", vendor.kind());
 }
 
+/// A client as the worker's: redirects are not followed.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
 /// Sends one request; a transport error is transient, as in the worker.
-async fn send(client: &reqwest::Client, request: &Request) -> Result<Response, Failure> {
+pub async fn send(client: &reqwest::Client, request: &Request) -> Result<Response, Failure> {
     let mut builder = match request.method {
         Method::Get => client.get(&request.url),
         Method::Post => client.post(&request.url),
@@ -57,6 +62,6 @@ async fn send(client: &reqwest::Client, request: &Request) -> Result<Response, F
     Ok(Response { status, headers, body })
 }
 
-fn now_millis() -> i64 {
+pub fn now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
