@@ -3,6 +3,7 @@
 mod insights;
 mod keys;
 mod patterns;
+mod secrets;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
+    },
+    /// Rotate the master keyring: make a key, seal every stored secret under the first key.
+    Secrets {
+        #[command(subcommand)]
+        command: secrets::SecretsCommand,
     },
     /// Run the pattern-clustering engine over records on stdin.
     Patterns {
@@ -53,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(*args).await,
         Command::Keys { command } => keys::run(command).await,
+        Command::Secrets { command } => secrets::run(command).await,
         Command::Patterns { command } => patterns::run(command),
         Command::Insights { command } => insights::run(command),
     }

@@ -1,12 +1,13 @@
 //! `causeloop serve`: every route family and worker in one process, on the embedded store.
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use causeloop_api::app::{self, Families};
 use causeloop_api::config::Config;
 use causeloop_api::outbound::OutboundClient;
 use causeloop_api::provisioning::create_key;
 use causeloop_api::state::{AppState, Settings};
 use causeloop_connectors::oauth::ClientSettings;
+use causeloop_domain::sealed::SecretBox;
 use causeloop_domain::ScopeSet;
 use causeloop_storage::sqlite::SqliteStore;
 use std::collections::BTreeMap;
@@ -234,6 +235,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             oauth_clients: args.oauth.clients(),
             oauth_jira_api_url: Some(args.oauth.jira_api_url.clone()),
             public_url: args.oauth.public_url.clone(),
+            keyring_loader: None,
         },
     );
     bootstrap(&state, &args.data_dir).await?;
@@ -264,25 +266,30 @@ async fn bootstrap(state: &AppState, data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The master key that seals signing secrets and connector credentials (see
+/// The master keyring that seals signing secrets, connector credentials and OAuth grants (see
 /// `causeloop_domain::sealed`): `CAUSELOOP_SECRET_KEY` when set, else `<data-dir>/secret.key`,
-/// generated on first start with mode 0600. Losing the file makes stored secrets unusable, so it
-/// is never rewritten once it exists.
-fn load_or_create_secret_key(config: &Config, data_dir: &Path) -> anyhow::Result<causeloop_domain::sealed::SecretBox> {
-    use base64::Engine;
-    use causeloop_domain::sealed::SecretBox;
+/// holding one key generated on first start with mode 0600. Losing the file makes stored
+/// secrets unusable, so it is never rewritten once it exists; a rotation edits it
+/// (`causeloop secrets`).
+fn load_or_create_secret_key(config: &Config, data_dir: &Path) -> anyhow::Result<SecretBox> {
+    if config.keyring_secret.is_some() {
+        bail!("`causeloop serve` reads its keyring from CAUSELOOP_SECRET_KEY or <data-dir>/{SECRET_KEY_FILE}, not from Secrets Manager (CAUSELOOP_KEYRING_SECRET)");
+    }
     if let Some(from_env) = &config.secret_key {
         return Ok(from_env.clone());
     }
     let path = data_dir.join(SECRET_KEY_FILE);
     if !path.exists() {
-        let key: [u8; 32] = rand::random();
-        let encoded = base64::engine::general_purpose::STANDARD.encode(key);
-        write_private(&path, format!("{encoded}\n").as_bytes())
+        write_private(&path, format!("{}\n", crate::secrets::new_key()).as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    SecretBox::from_base64(&text).with_context(|| format!("{} is not a valid key", path.display()))
+    read_keyring_file(&path)
+}
+
+/// The keyring in `path` (a data directory's `secret.key`).
+pub fn read_keyring_file(path: &Path) -> anyhow::Result<SecretBox> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    SecretBox::from_keyring_text(&text).with_context(|| format!("{} is not a valid keyring", path.display()))
 }
 
 fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {

@@ -222,3 +222,76 @@ mod reqwest {
         blocking::Client::new()
     }
 }
+
+/// A rotation of the local keyring as docs/deploy.md describes it: a new key in front of the
+/// data directory's `secret.key`, `causeloop secrets reseal` with the server stopped, then the
+/// old key dropped; the inbound receiver still verifies the secret issued under the old key.
+#[test]
+fn the_local_keyring_rotates_with_reseal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap().to_string();
+    let client = reqwest::blocking_client();
+    let event = br#"{"event_type":"deploy.failed","deploy_id":"DEPLOY-1"}"#;
+    let (connector_id, inbound_secret) = {
+        let server = serve(&data);
+        let credentials: Value =
+            serde_json::from_str(&std::fs::read_to_string(data.join("credentials.json")).unwrap()).unwrap();
+        let key = credentials["key"].as_str().unwrap();
+        let post = |path: &str, body: Value| -> Value {
+            let response = client.post(format!("{}{path}", server.base)).bearer_auth(key).json(&body).send().unwrap();
+            assert!(response.status().is_success(), "{path}: {}", response.status());
+            response.json().unwrap()
+        };
+        let connector = post(
+            "/v1/connectors",
+            serde_json::json!({"type": "custom_api", "display_name": "Deploys", "credentials": {}}),
+        );
+        let connector_id = connector["id"].as_str().unwrap().to_string();
+        let registration = post(
+            "/v1/webhooks",
+            serde_json::json!({"url": format!("https://causeloop.example/v1/webhooks/inbound/{connector_id}"), "connector_id": connector_id}),
+        );
+        (connector_id, registration["signing_secret"].as_str().unwrap().to_string())
+    };
+    let inbound = |base: &str| {
+        client
+            .post(format!("{base}/v1/webhooks/inbound/{connector_id}"))
+            .header("x-causeloop-signature", causeloop_domain::signature::sign_hex(inbound_secret.as_bytes(), event))
+            .body(event.to_vec())
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+
+    let key_file = data.join("secret.key");
+    let old_key = std::fs::read_to_string(&key_file).unwrap().trim().to_string();
+    let (ok, new_key, stderr) = causeloop(&["secrets", "new-key"]);
+    assert!(ok, "{stderr}");
+    let new_key = new_key.trim().to_string();
+    std::fs::write(&key_file, format!("{new_key}\n{old_key}\n")).unwrap();
+
+    let reseal = || {
+        let (ok, stdout, stderr) = causeloop(&["secrets", "reseal", "--data-dir", &data_arg]);
+        assert!(ok, "{stderr}");
+        serde_json::from_str::<Value>(&stdout).expect("one JSON report")
+    };
+    let first = reseal();
+    assert_eq!(first["report"]["webhooks_resealed"], 1, "{first}");
+    assert_eq!(first["report"]["unopenable"], serde_json::json!([]));
+    assert_eq!(first["key_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(reseal()["report"]["webhooks_resealed"], 0, "a second run writes nothing");
+
+    std::fs::write(&key_file, format!("{new_key}\n")).unwrap();
+    let server = serve(&data);
+    assert_eq!(inbound(&server.base), 202, "the secret sealed under the old key now opens under the new one");
+    drop(server);
+
+    // A keyring that lacks the key of what is stored: reseal says so and fails.
+    std::fs::write(&key_file, format!("{}\n", causeloop(&["secrets", "new-key"]).1.trim())).unwrap();
+    let (ok, stdout, stderr) = causeloop(&["secrets", "reseal", "--data-dir", &data_arg]);
+    assert!(!ok && stderr.contains("open with no key"), "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(report["report"]["unopenable"][0].as_str().unwrap().contains("which the master keyring does not hold"));
+}

@@ -1,13 +1,14 @@
 //! Building the AWS-backed state once per Lambda container.
 
 use crate::config::Config;
-use crate::state::{AppState, Settings};
+use crate::state::{AppState, KeyringLoader, Settings};
 use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_http_client::Builder;
 use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpConnector};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::shared::IntoShared;
+use causeloop_domain::sealed::SecretBox;
 use causeloop_storage::dynamo::DynamoTable;
 use causeloop_storage::sqs::SqsQueues;
 use std::sync::Arc;
@@ -39,11 +40,33 @@ pub async fn state_from_config(config: &Config) -> Result<AppState, String> {
     let sdk = loader.load().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let mut settings = Settings::from_config(config);
+    if let Some(secret_id) = &config.keyring_secret {
+        settings.keyring_loader = Some(secrets_manager_keyring(aws_sdk_secretsmanager::Client::new(&sdk), secret_id));
+    }
     Ok(AppState::new(
         Arc::new(DynamoTable::new(dynamo, table)),
         Arc::new(SqsQueues::new(sqs, config.queues.clone())),
-        Settings::from_config(config),
+        settings,
     ))
+}
+
+/// The master keyring in the Secrets Manager secret `secret_id` (its `SecretString`, in the
+/// format of `SecretBox::from_keyring_text`), read on first use. The read is not at init: most
+/// requests of most functions never open a secret, and a function whose secret cannot be read
+/// still serves every route that needs none.
+pub fn secrets_manager_keyring(client: aws_sdk_secretsmanager::Client, secret_id: &str) -> KeyringLoader {
+    let secret_id = secret_id.to_string();
+    KeyringLoader::new(Arc::new(move || {
+        let (client, secret_id) = (client.clone(), secret_id.clone());
+        Box::pin(async move {
+            let answer = client.get_secret_value().secret_id(&secret_id).send().await.map_err(|err| {
+                format!("GetSecretValue of {secret_id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&err))
+            })?;
+            let text = answer.secret_string().ok_or_else(|| format!("the secret {secret_id} holds no SecretString"))?;
+            SecretBox::from_keyring_text(text).map_err(|err| format!("the secret {secret_id}: {err}"))
+        })
+    }))
 }
 
 /// The SDK's HTTPS client (hyper, rustls with aws-lc, as by default) trusting the Amazon Trust
@@ -145,5 +168,51 @@ mod tests {
         assert!(tables.is_ok(), "{tables:?}");
         let queues = aws_sdk_sqs::Client::new(&config).list_queues().send().await;
         assert!(queues.is_ok(), "{queues:?}");
+    }
+
+    /// The keyring loader against Secrets Manager as moto serves it: read once and kept; a
+    /// missing secret and a malformed keyring are errors that say which secret, and are not
+    /// kept, so a later use reads again.
+    #[tokio::test]
+    async fn the_keyring_is_read_from_secrets_manager_on_first_use() {
+        use crate::state::MasterKeyError;
+        let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") else {
+            assert!(std::env::var("CAUSELOOP_REQUIRE_MOTO").is_err(), "MOTO_ENDPOINT must be set by scripts/test.sh");
+            return;
+        };
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::for_tests())
+            .endpoint_url(endpoint)
+            .http_client(aws_service_client())
+            .load()
+            .await;
+        let client = aws_sdk_secretsmanager::Client::new(&config);
+        let name = format!("causeloop-keyring-{:016x}", rand::random::<u64>());
+        // What the template's GenerateSecretString makes: one 64-character passphrase.
+        let passphrase: String = (0..64).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
+        client.create_secret().name(&name).secret_string("too short").send().await.expect("create secret");
+
+        let settings = |loader| Settings { keyring_loader: Some(loader), ..Settings::default() };
+        let missing = settings(secrets_manager_keyring(client.clone(), "causeloop-no-such-secret"));
+        match missing.master_key().await {
+            Err(MasterKeyError::Unavailable(why)) => assert!(why.contains("causeloop-no-such-secret"), "{why}"),
+            other => panic!("a missing secret is unavailable, got {other:?}"),
+        }
+
+        let configured = settings(secrets_manager_keyring(client.clone(), &name));
+        match configured.master_key().await {
+            Err(MasterKeyError::Unavailable(why)) => {
+                assert!(why.contains(&name) && why.contains("passphrase"), "{why}")
+            }
+            other => panic!("a malformed keyring is unavailable, got {other:?}"),
+        }
+        client.put_secret_value().secret_id(&name).secret_string(&passphrase).send().await.expect("put value");
+        let ring = configured.master_key().await.expect("the keyring reads once it is well formed").clone();
+        assert_eq!(ring.current_key_id(), SecretBox::from_keyring_text(&passphrase).unwrap().current_key_id());
+
+        // Kept once read: a later change of the secret reaches a new process, not this one.
+        client.put_secret_value().secret_id(&name).secret_string("changed but malformed").send().await.unwrap();
+        assert_eq!(configured.master_key().await.unwrap().current_key_id(), ring.current_key_id());
     }
 }

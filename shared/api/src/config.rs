@@ -7,8 +7,12 @@ use causeloop_domain::sealed::SecretBox;
 use causeloop_storage::{QueueName, QueueUrls};
 use std::collections::{BTreeMap, HashMap};
 
-/// The environment variable holding the master key: base64 of 32 random bytes.
+/// The environment variable holding the master keyring itself (`causeloop serve`, tests): keys
+/// separated by whitespace or commas, the first sealing (`causeloop_domain::sealed`).
 pub const SECRET_KEY_ENV: &str = "CAUSELOOP_SECRET_KEY";
+/// The environment variable naming the Secrets Manager secret (ARN or name) that holds the
+/// master keyring, read on first use: how the Lambda functions get it.
+pub const KEYRING_SECRET_ENV: &str = "CAUSELOOP_KEYRING_SECRET";
 
 /// The connector types whose OAuth clients a deployment configures.
 pub const OAUTH_TYPES: [&str; 4] = ["jira", "github", "pagerduty", "servicenow"];
@@ -21,8 +25,10 @@ pub struct Config {
     pub queues: HashMap<QueueName, QueueUrls>,
     /// `ALLOW_PRIVATE_TARGETS=true`: outbound webhooks may target http and private addresses.
     pub allow_private_targets: bool,
-    /// [`SECRET_KEY_ENV`]: the master key that seals secrets at rest.
+    /// [`SECRET_KEY_ENV`]: the master keyring that seals secrets at rest.
     pub secret_key: Option<SecretBox>,
+    /// [`KEYRING_SECRET_ENV`]: the Secrets Manager secret holding the master keyring.
+    pub keyring_secret: Option<String>,
     /// `AWS_REGION`, which Lambda always sets; without it the SDK's region chain runs.
     pub aws_region: Option<String>,
     /// Whether `AWS_ACCESS_KEY_ID` is set (Lambda's role credentials arrive that way), so the
@@ -65,8 +71,14 @@ impl Config {
         }
         let secret_key = match set(SECRET_KEY_ENV) {
             None => None,
-            Some(text) => Some(SecretBox::from_base64(&text).map_err(|err| format!("{SECRET_KEY_ENV}: {err}"))?),
+            Some(text) => Some(SecretBox::from_keyring_text(&text).map_err(|err| format!("{SECRET_KEY_ENV}: {err}"))?),
         };
+        let keyring_secret = set(KEYRING_SECRET_ENV);
+        if secret_key.is_some() && keyring_secret.is_some() {
+            return Err(format!(
+                "set {SECRET_KEY_ENV} or {KEYRING_SECRET_ENV}, not both: which keyring seals is ambiguous"
+            ));
+        }
         let mut oauth_clients = BTreeMap::new();
         for kind in OAUTH_TYPES {
             let prefix = format!("CAUSELOOP_OAUTH_{}_", kind.to_ascii_uppercase());
@@ -88,6 +100,7 @@ impl Config {
             queues,
             allow_private_targets: var("ALLOW_PRIVATE_TARGETS").is_some_and(|value| value == "true"),
             secret_key,
+            keyring_secret,
             aws_region: set("AWS_REGION"),
             aws_credentials_in_env: set("AWS_ACCESS_KEY_ID").is_some(),
             custom_trust_store: var("SSL_CERT_FILE").is_some() || var("SSL_CERT_DIR").is_some(),
@@ -151,5 +164,10 @@ mod tests {
         assert!(empty.table_name.is_none() && empty.secret_key.is_none() && !empty.allow_private_targets);
         let err = config(&[(SECRET_KEY_ENV, "not base64")]).err().expect("a malformed key is refused");
         assert!(err.starts_with(SECRET_KEY_ENV), "{err}");
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:causeloop-keyring";
+        assert_eq!(config(&[(KEYRING_SECRET_ENV, arn)]).unwrap().keyring_secret.as_deref(), Some(arn));
+        let both =
+            config(&[(KEYRING_SECRET_ENV, arn), (SECRET_KEY_ENV, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")]);
+        assert!(both.err().expect("two keyrings are refused").contains("not both"));
     }
 }

@@ -221,7 +221,7 @@ async fn create(
     let sealed_credentials = if credentials.is_empty() {
         None
     } else {
-        Some(seal_credentials(secret_box(&state.settings)?, workspace, &id, &credentials))
+        Some(seal_credentials(secret_box(&state.settings).await?, workspace, &id, &credentials))
     };
     let mut connector = Connector {
         id,
@@ -323,7 +323,7 @@ async fn update(
         connector.sealed_credentials = if credentials.is_empty() {
             None
         } else {
-            Some(seal_credentials(secret_box(&state.settings)?, workspace, &connector.id, &credentials))
+            Some(seal_credentials(secret_box(&state.settings).await?, workspace, &connector.id, &credentials))
         };
         connector.credential_fields = field_names(&credentials);
         if kind.polls() {
@@ -415,8 +415,15 @@ async fn test_custom_api(state: &AppState, connector: &Connector, now: &str) -> 
     if !webhook.enabled {
         return Ok((false, format!("the inbound registration {} is disabled", webhook.id)));
     }
-    if open_valid_secrets(secret_box(&state.settings)?, &webhook, now).is_empty() {
-        return Ok((false, "the inbound signing secret cannot be used; rotate it".to_string()));
+    match open_valid_secrets(secret_box(&state.settings).await?, &webhook, now) {
+        Ok(secrets) if !secrets.is_empty() => {}
+        Ok(_) => return Ok((false, "the inbound signing secret cannot be used; rotate it".to_string())),
+        Err(err) => {
+            return Ok((
+                false,
+                format!("the inbound signing secret does not open with the service's master keyring: {err}"),
+            ))
+        }
     }
     Ok((true, format!("the connector is enabled and its inbound webhook {} has a signing secret", webhook.id)))
 }

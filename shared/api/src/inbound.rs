@@ -30,7 +30,7 @@
 use crate::events::{emit, envelope, issue_resolved};
 use crate::ingest::{upsert_issue, IDEMPOTENCY_HEADER};
 use crate::messages::ClusterRequest;
-use crate::secrets::{open_valid_secrets, secret_box};
+use crate::secrets::{open_valid_secrets, sealed_under_unknown_key, secret_box};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -77,14 +77,15 @@ fn unauthorized() -> ApiError {
     )
 }
 
-/// The connector whose valid secret signed `body`, or `None` for every kind of failure.
+/// The connector whose valid secret signed `body`, or `None` for every kind of failure. A
+/// request that could never authenticate (no signature, no such receiver) is `None` before the
+/// master keyring is consulted, so a keyring problem never turns a 401 into another answer.
 async fn authenticate(
     state: &AppState,
     raw_connector_id: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Option<Connector>, ApiError> {
-    let sealer = secret_box(&state.settings)?;
     let Some(presented) = headers.get(SIGNATURE_HEADER).and_then(|value| value.to_str().ok()) else {
         return Ok(None);
     };
@@ -101,10 +102,11 @@ async fn authenticate(
         return Ok(None);
     }
     let now = now_rfc3339();
+    let secrets = open_valid_secrets(secret_box(&state.settings).await?, &webhook, &now)
+        .map_err(|err| sealed_under_unknown_key(&err))?;
     // Check every valid secret (no early exit), so the time taken does not tell which matched.
-    let matched = open_valid_secrets(sealer, &webhook, &now)
-        .iter()
-        .fold(false, |matched, secret| verify_hex(secret.as_bytes(), body, presented) | matched);
+    let matched =
+        secrets.iter().fold(false, |matched, secret| verify_hex(secret.as_bytes(), body, presented) | matched);
     Ok(matched.then_some(target.connector))
 }
 

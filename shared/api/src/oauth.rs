@@ -18,7 +18,7 @@ use crate::secrets::{
     oauth_state, open_credentials, open_oauth_state, open_oauth_tokens, open_oauth_verifier, seal_oauth_tokens,
     seal_oauth_verifier, secret_box, OAuthTokens,
 };
-use crate::state::{AppState, Settings};
+use crate::state::{AppState, MasterKeyError, Settings};
 use crate::workers::sync::{start_sync, STATUS_NEEDS_AUTH};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use causeloop_connectors::oauth::{self as flow, ClientSettings, OAuthVendor};
 use causeloop_connectors::{Auth, Failure, Request, Vendor};
+use causeloop_domain::sealed::SealError;
 use causeloop_domain::sync::SyncMode;
 use causeloop_domain::time_fmt::format_unix_millis;
 use causeloop_domain::{ConnectorId, Scope};
@@ -91,6 +92,18 @@ impl From<StoreError> for AccessError {
     }
 }
 
+/// A stored secret that does not open: under a key the keyring no longer holds, the operator's
+/// keyring is at fault and a new authorization would not help; otherwise the value is unusable
+/// and the connector needs `remedy`.
+fn unopenable(err: SealError, remedy: &str) -> AccessError {
+    match err {
+        SealError::UnknownKey(_) => AccessError::Vendor(Failure::Permanent(format!(
+            "{err}: the service's operator must put that key back in the master keyring"
+        ))),
+        _ => AccessError::NeedsAuth(remedy.to_string()),
+    }
+}
+
 /// The access for the connector's next vendor call: its OAuth grant (refreshed first when it
 /// expires within a minute, or when `force_refresh` after a 401), else its credentials. A
 /// refresh is saved on the connector (`version` moves on) before the new token is used.
@@ -104,13 +117,18 @@ pub async fn access(
 ) -> Result<Access, AccessError> {
     let vendor = causeloop_connectors::vendor(&connector.connector_type)
         .ok_or_else(|| AccessError::NeedsAuth(format!("`{}` connectors cannot sync", connector.connector_type)))?;
-    let secret_box =
-        state.settings.secret_box.as_ref().ok_or_else(|| {
-            AccessError::Vendor(Failure::Permanent("the service has no master key for secrets".into()))
-        })?;
+    let secret_box = match state.settings.master_key().await {
+        Ok(ring) => ring,
+        Err(MasterKeyError::NotConfigured) => {
+            return Err(AccessError::Vendor(Failure::Permanent("the service has no master key for secrets".into())))
+        }
+        Err(MasterKeyError::Unavailable(why)) => {
+            return Err(AccessError::Vendor(Failure::Transient(format!("the master keyring cannot be read: {why}"))))
+        }
+    };
     let credentials: Map<String, Value> = match &connector.sealed_credentials {
         Some(sealed) => open_credentials(secret_box, &connector.workspace_id, &connector.id, sealed)
-            .ok_or_else(|| AccessError::NeedsAuth("the stored credentials do not open; set them again".into()))?,
+            .map_err(|err| unopenable(err, "the stored credentials do not open; set them again"))?,
         None => Map::new(),
     };
     let grant = connector.oauth.clone().unwrap_or_default();
@@ -119,7 +137,7 @@ pub async fn access(
         return Ok(Access { auth, api_base: base_url(connector), refreshable: false });
     };
     let mut tokens = open_oauth_tokens(secret_box, &connector.workspace_id, &connector.id, sealed_tokens)
-        .ok_or_else(|| AccessError::NeedsAuth("the stored OAuth grant does not open; authorize again".into()))?;
+        .map_err(|err| unopenable(err, "the stored OAuth grant does not open; authorize again"))?;
     let expiring = tokens.expires_at_millis.is_some_and(|at| at - REFRESH_MARGIN_MS <= now);
     if expiring || force_refresh {
         tokens = refresh(state, client, vendor, connector, &tokens, now).await?;
@@ -221,7 +239,7 @@ pub async fn start(
             ),
         )
     })?;
-    let secret_box = secret_box(&state.settings)?;
+    let secret_box = secret_box(&state.settings).await?;
     let now = now_millis() as i64;
     let expires_at_millis = now + FLOW_SECONDS * 1000;
     let state_token = oauth_state(secret_box, &connector.id, expires_at_millis);
@@ -299,8 +317,8 @@ pub async fn callback(State(state): State<AppState>, Query(query): Query<HashMap
 }
 
 async fn finish(state: &AppState, query: &HashMap<String, String>) -> Result<Response, StoreError> {
-    let Some(secret_box) = state.settings.secret_box.as_ref() else {
-        return Ok(refused("The service has no master key for secrets."));
+    let Ok(secret_box) = state.settings.master_key().await else {
+        return Ok(refused("The service cannot use its master key for secrets; try again later."));
     };
     let Some(state_token) = query.get("state") else {
         return Ok(refused("The callback has no state."));

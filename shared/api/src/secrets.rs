@@ -2,14 +2,17 @@
 //! [`crate::state::Settings::secret_box`] before they reach storage, opened only to verify or
 //! sign. See `causeloop_domain::sealed` for why they are encrypted rather than hashed.
 
-use crate::state::Settings;
+use crate::state::{MasterKeyError, Settings};
+use axum::http::StatusCode;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use causeloop_domain::keys::WEBHOOK_SECRET_PREFIX;
-use causeloop_domain::sealed::SecretBox;
+use causeloop_domain::sealed::{SealError, SecretBox};
 use causeloop_domain::{ConnectorId, WebhookId, WorkspaceId};
 use causeloop_http::ApiError;
-use causeloop_storage::connectors::{StoredSecret, Webhook};
+use causeloop_storage::connectors::{Connector, StoredSecret, Webhook};
+use causeloop_storage::repo::Versioned;
+use causeloop_storage::{Store, StoreError};
 use serde_json::{Map, Value};
 
 /// Random bytes in every signing secret (`docs/api-contract.md`, "Secrets").
@@ -23,16 +26,44 @@ pub fn new_signing_secret() -> String {
     format!("{WEBHOOK_SECRET_PREFIX}{}", STANDARD.encode(random))
 }
 
-/// The master key, or a 500 that says what the operator must configure.
-pub fn secret_box(settings: &Settings) -> Result<&SecretBox, ApiError> {
-    settings.secret_box.as_ref().ok_or_else(|| {
-        tracing::error!("CAUSELOOP_SECRET_KEY is not configured; secrets cannot be sealed or opened");
-        ApiError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "secret_key_not_configured",
-            "the service has no master key for secrets (CAUSELOOP_SECRET_KEY); ask its operator",
-        )
-    })
+/// The master keyring, or the error that says what the operator must mend.
+pub async fn secret_box(settings: &Settings) -> Result<&SecretBox, ApiError> {
+    settings.master_key().await.map_err(master_key_error)
+}
+
+/// The answer for a master keyring that cannot be used: 500 when none is configured, 503 when
+/// the configured one cannot be read (Secrets Manager unreachable or denied), so senders retry.
+pub fn master_key_error(err: MasterKeyError) -> ApiError {
+    match err {
+        MasterKeyError::NotConfigured => {
+            tracing::error!("no master keyring is configured; secrets cannot be sealed or opened");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "secret_key_not_configured",
+                "the service has no master key for secrets (CAUSELOOP_SECRET_KEY or CAUSELOOP_KEYRING_SECRET); ask its operator",
+            )
+        }
+        MasterKeyError::Unavailable(why) => {
+            tracing::error!(error = %why, "the master keyring cannot be read");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "secret_key_unavailable",
+                "the service cannot read its master keyring right now; retry later",
+            )
+        }
+    }
+}
+
+/// The answer when stored secrets exist but none opens with the keyring: the keyring lost the
+/// key that sealed them (a rotation dropped it too early) or holds the wrong one. Saying so
+/// beats a 401 that would send a correctly signing sender hunting for a wrong secret.
+pub fn sealed_under_unknown_key(err: &SealError) -> ApiError {
+    tracing::error!(error = %err, "stored secrets do not open with the master keyring");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "secret_key_mismatch",
+        "the service's master keyring does not open this receiver's stored secrets; ask its operator",
+    )
 }
 
 /// The associated data binding a webhook secret to its record.
@@ -59,19 +90,29 @@ pub fn seal_signing_secret(
 }
 
 /// Every secret of `webhook` that verifies signatures at `now`, opened. A secret that does not
-/// open (a changed master key) is logged and skipped: it can verify nothing.
-pub fn open_valid_secrets(secret_box: &SecretBox, webhook: &Webhook, now: &str) -> Vec<String> {
+/// open is logged and skipped: it can verify nothing. When none opens, the error of the first
+/// says why (a key the keyring no longer holds, the wrong keyring, tampering).
+pub fn open_valid_secrets(secret_box: &SecretBox, webhook: &Webhook, now: &str) -> Result<Vec<String>, SealError> {
     let context = webhook_context(&webhook.workspace_id, &webhook.id);
-    webhook
-        .secrets_valid_at(now)
-        .filter_map(|stored| match secret_box.open(&context, &stored.sealed) {
-            Ok(bytes) => String::from_utf8(bytes).ok(),
+    let mut opened = Vec::new();
+    let mut first_error = None;
+    for stored in webhook.secrets_valid_at(now) {
+        match secret_box.open(&context, &stored.sealed).and_then(utf8) {
+            Ok(secret) => opened.push(secret),
             Err(err) => {
                 tracing::error!(webhook_id = %webhook.id, error = %err, "a stored signing secret does not open");
-                None
+                first_error.get_or_insert(err);
             }
-        })
-        .collect()
+        }
+    }
+    match first_error {
+        Some(err) if opened.is_empty() => Err(err),
+        _ => Ok(opened),
+    }
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String, SealError> {
+    String::from_utf8(bytes).map_err(|_| SealError::Malformed)
 }
 
 /// The current signing secret of `webhook`, for signing outbound deliveries.
@@ -96,9 +137,9 @@ pub fn open_credentials(
     workspace: &WorkspaceId,
     connector: &ConnectorId,
     sealed: &str,
-) -> Option<Map<String, Value>> {
-    let bytes = secret_box.open(&credentials_context(workspace, connector), sealed).ok()?;
-    serde_json::from_slice(&bytes).ok()
+) -> Result<Map<String, Value>, SealError> {
+    let bytes = secret_box.open(&credentials_context(workspace, connector), sealed)?;
+    serde_json::from_slice(&bytes).map_err(|_| SealError::Malformed)
 }
 
 fn oauth_tokens_context(workspace: &WorkspaceId, connector: &ConnectorId) -> String {
@@ -139,9 +180,9 @@ pub fn open_oauth_tokens(
     workspace: &WorkspaceId,
     connector: &ConnectorId,
     sealed: &str,
-) -> Option<OAuthTokens> {
-    let bytes = secret_box.open(&oauth_tokens_context(workspace, connector), sealed).ok()?;
-    serde_json::from_slice(&bytes).ok()
+) -> Result<OAuthTokens, SealError> {
+    let bytes = secret_box.open(&oauth_tokens_context(workspace, connector), sealed)?;
+    serde_json::from_slice(&bytes).map_err(|_| SealError::Malformed)
 }
 
 pub fn seal_oauth_verifier(secret_box: &SecretBox, connector: &ConnectorId, verifier: &str) -> String {
@@ -173,6 +214,136 @@ pub fn open_oauth_state(secret_box: &SecretBox, state: &str) -> Option<(Connecto
     Some((connector, expires))
 }
 
+/// What [`reseal_all`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResealReport {
+    pub workspaces: usize,
+    /// Webhook registrations (outbound endpoints and inbound receivers) written again.
+    pub webhooks_resealed: usize,
+    /// Connectors whose credentials or OAuth grant were written again.
+    pub connectors_resealed: usize,
+    /// Values that open with no key of the ring, left as they are: `<record>: <why>`.
+    pub unopenable: Vec<String>,
+}
+
+/// How often one record is read and written again when a concurrent change wins the race.
+const RESEAL_ATTEMPTS: usize = 5;
+
+/// Seals every stored secret of every workspace again under the ring's current key: webhook
+/// signing secrets (current and previous), connector credentials, OAuth tokens and pending
+/// verifiers. Each record is rewritten with a versioned write, so a change made meanwhile (a
+/// rotation, a token refresh) is read again rather than overwritten; a value already under the
+/// current key is left alone, so running it again writes nothing. After it reports no
+/// `unopenable` values, the older keys can leave the ring.
+pub async fn reseal_all(store: &Store, ring: &SecretBox) -> Result<ResealReport, StoreError> {
+    let mut report = ResealReport::default();
+    for workspace in store.workspaces().await? {
+        report.workspaces += 1;
+        for webhook in store.all_webhooks(&workspace.id).await? {
+            if reseal_record(
+                || store.webhook(&workspace.id, &webhook.id),
+                |record| reseal_webhook(ring, record),
+                |record, version| async move { store.save_webhook(&record, version).await },
+                &mut report.unopenable,
+            )
+            .await?
+            {
+                report.webhooks_resealed += 1;
+            }
+        }
+        for connector in store.all_connectors(&workspace.id).await? {
+            if reseal_record(
+                || store.connector(&workspace.id, &connector.id),
+                |record| reseal_connector(ring, record),
+                |record, version| async move { store.save_connector(&record, version).await },
+                &mut report.unopenable,
+            )
+            .await?
+            {
+                report.connectors_resealed += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Reads a record, reseals it and writes it back at the version read, again on a lost race.
+/// Returns whether it was written.
+async fn reseal_record<T, Read, ReadFut, Save, SaveFut>(
+    read: Read,
+    reseal: impl Fn(&mut T) -> Resealed,
+    save: Save,
+    unopenable: &mut Vec<String>,
+) -> Result<bool, StoreError>
+where
+    Read: Fn() -> ReadFut,
+    ReadFut: std::future::Future<Output = Result<Option<Versioned<T>>, StoreError>>,
+    Save: Fn(T, u64) -> SaveFut,
+    SaveFut: std::future::Future<Output = Result<u64, StoreError>>,
+{
+    for _ in 0..RESEAL_ATTEMPTS {
+        let Some(Versioned { mut value, version }) = read().await? else {
+            return Ok(false);
+        };
+        let resealed = reseal(&mut value);
+        if resealed.changed {
+            match save(value, version).await {
+                Ok(_) => {}
+                Err(StoreError::ConditionFailed) => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        unopenable.extend(resealed.unopenable);
+        return Ok(resealed.changed);
+    }
+    Err(StoreError::Contended)
+}
+
+#[derive(Default)]
+struct Resealed {
+    changed: bool,
+    unopenable: Vec<String>,
+}
+
+impl Resealed {
+    fn value(&mut self, ring: &SecretBox, context: &str, sealed: &mut String) {
+        match ring.reseal(context, sealed, rand::random()) {
+            Ok(Some(again)) => {
+                *sealed = again;
+                self.changed = true;
+            }
+            Ok(None) => {}
+            Err(err) => self.unopenable.push(format!("{context}: {err}")),
+        }
+    }
+}
+
+fn reseal_webhook(ring: &SecretBox, webhook: &mut Webhook) -> Resealed {
+    let context = webhook_context(&webhook.workspace_id, &webhook.id);
+    let mut resealed = Resealed::default();
+    for stored in std::iter::once(&mut webhook.signing_secret).chain(webhook.previous_secrets.iter_mut()) {
+        resealed.value(ring, &context, &mut stored.sealed);
+    }
+    resealed
+}
+
+fn reseal_connector(ring: &SecretBox, connector: &mut Connector) -> Resealed {
+    let (workspace, id) = (&connector.workspace_id, &connector.id);
+    let mut resealed = Resealed::default();
+    if let Some(sealed) = &mut connector.sealed_credentials {
+        resealed.value(ring, &credentials_context(workspace, id), sealed);
+    }
+    if let Some(grant) = &mut connector.oauth {
+        if let Some(sealed) = &mut grant.sealed_tokens {
+            resealed.value(ring, &oauth_tokens_context(workspace, id), sealed);
+        }
+        if let Some(pending) = &mut grant.pending {
+            resealed.value(ring, &oauth_verifier_context(id), &mut pending.sealed_verifier);
+        }
+    }
+    resealed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,8 +364,8 @@ mod tests {
         let credentials: Map<String, Value> = serde_json::from_str(r#"{"api_token":"t0k3n"}"#).unwrap();
         let sealed = seal_credentials(&secret_box, &ws, &a, &credentials);
         assert!(!sealed.contains("t0k3n"));
-        assert_eq!(open_credentials(&secret_box, &ws, &a, &sealed), Some(credentials));
-        assert_eq!(open_credentials(&secret_box, &ws, &b, &sealed), None);
+        assert_eq!(open_credentials(&secret_box, &ws, &a, &sealed), Ok(credentials));
+        assert_eq!(open_credentials(&secret_box, &ws, &b, &sealed), Err(SealError::WrongKeyOrTampered));
     }
 
     #[test]

@@ -9,6 +9,8 @@ use causeloop_connectors::oauth::ClientSettings;
 use causeloop_domain::sealed::SecretBox;
 use causeloop_storage::{Queue, Store, Table};
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -22,10 +24,13 @@ pub struct Settings {
     /// SNS signing certificates pinned by URL (`causeloop serve --trust-sns-cert URL=PEM`), for
     /// offline testing only: Lambda never sets this and fetches certificates over HTTPS.
     pub trusted_sns_certs: BTreeMap<String, Vec<u8>>,
-    /// The master key that seals signing secrets and connector credentials at rest
-    /// (`CAUSELOOP_SECRET_KEY`, or `<data-dir>/secret.key` for `causeloop serve`). Routes that
-    /// store or use such secrets answer 500 while it is unset; see `causeloop_domain::sealed`.
+    /// The master keyring that seals signing secrets, connector credentials and OAuth grants at
+    /// rest, when it is known at start (`CAUSELOOP_SECRET_KEY`, or `<data-dir>/secret.key` for
+    /// `causeloop serve`); see `causeloop_domain::sealed`. Read it through
+    /// [`Settings::master_key`], which also covers a keyring loaded on first use.
     pub secret_box: Option<SecretBox>,
+    /// Where the keyring comes from when it is not known at start: Secrets Manager on AWS.
+    pub keyring_loader: Option<KeyringLoader>,
     /// OAuth clients by connector type, as configured (URLs not yet defaulted).
     pub oauth_clients: BTreeMap<String, ClientSettings>,
     /// Atlassian's API gateway for Jira OAuth grants; `https://api.atlassian.com` if unset.
@@ -34,7 +39,49 @@ pub struct Settings {
     pub public_url: Option<String>,
 }
 
+/// Fetches the master keyring.
+pub type FetchKeyring = dyn Fn() -> Pin<Box<dyn Future<Output = Result<SecretBox, String>> + Send>> + Send + Sync;
+
+/// A keyring read once, on first use, by the processes that seal or open secrets: a function
+/// that never touches one (ingest, issues) never pays for the read. A failed read is not kept,
+/// so the next use tries again.
+#[derive(Clone)]
+pub struct KeyringLoader {
+    fetch: Arc<FetchKeyring>,
+    loaded: Arc<tokio::sync::OnceCell<SecretBox>>,
+}
+
+impl KeyringLoader {
+    pub fn new(fetch: Arc<FetchKeyring>) -> Self {
+        Self { fetch, loaded: Arc::new(tokio::sync::OnceCell::new()) }
+    }
+}
+
+impl std::fmt::Debug for KeyringLoader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyringLoader(loaded: {:?})", self.loaded.get())
+    }
+}
+
+/// Why the master keyring cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterKeyError {
+    /// Neither a keyring nor a place to read one is configured.
+    NotConfigured,
+    /// The configured keyring could not be read or parsed; the text says why.
+    Unavailable(String),
+}
+
 impl Settings {
+    /// The master keyring: the one known at start, else the one its loader reads (once).
+    pub async fn master_key(&self) -> Result<&SecretBox, MasterKeyError> {
+        if let Some(ring) = &self.secret_box {
+            return Ok(ring);
+        }
+        let loader = self.keyring_loader.as_ref().ok_or(MasterKeyError::NotConfigured)?;
+        loader.loaded.get_or_try_init(|| (loader.fetch)()).await.map_err(MasterKeyError::Unavailable)
+    }
+
     /// The settings a deployment's configuration gives.
     pub fn from_config(config: &Config) -> Self {
         Settings {

@@ -183,7 +183,7 @@ async fn register(
     let connector_id = optional_string(&body, "connector_id", 64)?;
     let description = optional_string(&body, "description", MAX_DESCRIPTION_CHARS)?;
     let enabled = optional_bool(&body, "enabled")?.unwrap_or(true);
-    let sealer = secret_box(&state.settings)?;
+    let sealer = secret_box(&state.settings).await?;
     if inbound_connector_in(&url).is_none() {
         // Checked before writing: two racing registrations can pass it together, by one each.
         let outbound = state
@@ -447,7 +447,7 @@ async fn rotate(
     let workspace = &principal.workspace_id;
     let id = parse_webhook_id(&id)?;
     let grace = grace_seconds(&headers, &body)?;
-    let sealer = secret_box(&state.settings)?;
+    let sealer = secret_box(&state.settings).await?;
     let stored = state.store.webhook(workspace, &id).await?.ok_or_else(|| ApiError::not_found("webhook"))?;
     let mut webhook = stored.value;
     if webhook.direction == WebhookDirection::Outbound {

@@ -68,7 +68,7 @@ use causeloop_storage::clock::now_millis;
 use causeloop_storage::connectors::SyncRecord;
 use causeloop_storage::update::update_with_retries;
 use causeloop_storage::{OutMessage, QueueName, Store, StoreError};
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// Every route of the family, as (method, path); `openapi.yaml` is checked against these.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/v1/webhooks/{id}/{provider}")];
@@ -321,7 +321,8 @@ async fn verify_signature(
         }
         AuthRequirement::ApiKeyAndHmac | AuthRequirement::ApiKeyAndOwnSignature => {
             let mut refusal = None;
-            for (connector, secret) in signing_secrets(state, workspace, provider, webhook_secret).await? {
+            let candidates = signing_secrets(state, workspace, provider, webhook_secret).await?;
+            for (connector, secret) in candidates.secrets {
                 match provider.verify(headers, body, secret.as_bytes(), now) {
                     Ok(()) => return Ok(connector),
                     Err(error) => {
@@ -329,7 +330,9 @@ async fn verify_signature(
                     }
                 }
             }
-            Err(invalid_signature(&refusal.unwrap_or(VerifyError::Mismatch)))
+            // Nothing verified; when some secrets could not be opened, the signature may well be
+            // good, so the keyring problem is the answer rather than a 401.
+            Err(candidates.unopened.unwrap_or_else(|| invalid_signature(&refusal.unwrap_or(VerifyError::Mismatch))))
         }
         // Routed to `cloudwatch::receive` before this point; refuse rather than guess.
         AuthRequirement::SnsSignature => Err(invalid_signature(&VerifyError::SnsCertificateRequired)),
@@ -340,14 +343,15 @@ async fn verify_signature(
 /// `webhook_secret` credential of each enabled connector of the provider's type (Sentry,
 /// PagerDuty), then the key's webhook secret (every tool whose secret the customer sets, and
 /// relays that re-sign), each with the connector it belongs to. Fails closed: no candidate
-/// matching is a 401.
+/// matching is a 401, or the keyring's error when connectors' secrets could not be opened.
 async fn signing_secrets(
     state: &AppState,
     workspace: &WorkspaceId,
     provider: &dyn Provider,
     webhook_secret: &str,
-) -> Result<Vec<(Option<ConnectorId>, String)>, ApiError> {
+) -> Result<CandidateSecrets, ApiError> {
     let mut secrets = Vec::new();
+    let mut unopened = None;
     if provider.signing_secret() == SigningSecret::ToolIssued {
         let connectors = state.store.connectors_of_type(workspace, provider.name()).await?;
         let sealed: Vec<_> = connectors
@@ -356,22 +360,36 @@ async fn signing_secrets(
             .filter_map(|connector| Some((connector, connector.sealed_credentials.as_deref()?)))
             .collect();
         if !sealed.is_empty() {
-            let secret_box = crate::secrets::secret_box(&state.settings)?;
-            for (connector, sealed) in sealed {
-                let opened = crate::secrets::open_credentials(secret_box, workspace, &connector.id, sealed);
-                match opened.as_ref().and_then(|credentials| credentials.get(TOOL_SECRET_FIELD)?.as_str()) {
-                    Some(secret) if !secret.is_empty() => {
-                        secrets.push((Some(connector.id.clone()), secret.to_string()))
-                    }
-                    _ => {
-                        tracing::warn!(connector_id = %connector.id, "connector credentials do not open to a webhook_secret")
+            match state.settings.master_key().await {
+                Err(err) => unopened = Some(crate::secrets::master_key_error(err)),
+                Ok(secret_box) => {
+                    for (connector, sealed) in sealed {
+                        match crate::secrets::open_credentials(secret_box, workspace, &connector.id, sealed) {
+                            Ok(credentials) => match credentials.get(TOOL_SECRET_FIELD).and_then(Value::as_str) {
+                                Some(secret) if !secret.is_empty() => {
+                                    secrets.push((Some(connector.id.clone()), secret.to_string()))
+                                }
+                                _ => {
+                                    tracing::warn!(connector_id = %connector.id, "connector credentials hold no webhook_secret")
+                                }
+                            },
+                            Err(err) => {
+                                unopened.get_or_insert_with(|| crate::secrets::sealed_under_unknown_key(&err));
+                            }
+                        }
                     }
                 }
             }
         }
     }
     secrets.push((None, webhook_secret.to_string()));
-    Ok(secrets)
+    Ok(CandidateSecrets { secrets, unopened })
+}
+
+struct CandidateSecrets {
+    secrets: Vec<(Option<ConnectorId>, String)>,
+    /// Why some connector's secret could not be opened, if one could not.
+    unopened: Option<ApiError>,
 }
 
 /// Applies each alert in order, then sends the queued clustering requests and events (also

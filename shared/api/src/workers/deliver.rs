@@ -260,16 +260,21 @@ impl DeliverWorker {
             Some(_) => return self.abandon(delivery, version, "endpoint_disabled").await,
             None => return self.abandon(delivery, version, "endpoint_deleted").await,
         };
-        let Some(secret_box) = self.state.settings.secret_box.as_ref() else {
-            tracing::error!("CAUSELOOP_SECRET_KEY is not configured; deliveries cannot be signed");
-            return Ok(Disposition::Failed);
+        let secret_box = match self.state.settings.master_key().await {
+            Ok(ring) => ring,
+            Err(err) => {
+                tracing::error!(error = ?err, "the master keyring cannot be used; deliveries cannot be signed");
+                return Ok(Disposition::Failed);
+            }
         };
         let started_ms = (self.clock)();
-        let secrets = open_valid_secrets(secret_box, &webhook, &format_unix_millis(started_ms));
-        if secrets.is_empty() {
-            tracing::error!(webhook_id = %webhook.id, "no signing secret of the endpoint opens; not sending unsigned");
-            return Ok(Disposition::Failed);
-        }
+        let secrets = match open_valid_secrets(secret_box, &webhook, &format_unix_millis(started_ms)) {
+            Ok(secrets) if !secrets.is_empty() => secrets,
+            _ => {
+                tracing::error!(webhook_id = %webhook.id, "no signing secret of the endpoint opens; not sending unsigned");
+                return Ok(Disposition::Failed);
+            }
+        };
         let timestamp = started_ms / 1000;
         let signatures = sign_delivery(&secrets, delivery.id.as_str(), timestamp, delivery.payload.as_bytes());
         let request = OutboundRequest {
