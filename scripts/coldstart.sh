@@ -128,6 +128,12 @@ print("DELIVERY_QUEUE_URL=" + urls["delivery"])
 print("DELIVERY_DLQ_URL=" + urls["delivery_dlq"])
 print("SYNC_QUEUE_URL=" + urls["sync"])
 print("SYNC_DLQ_URL=" + urls["sync_dlq"])
+# The master keyring as the template makes it: a Secrets Manager secret holding a generated
+# 64-character passphrase, which the functions that seal or open secrets read on first use.
+secrets = boto3.client("secretsmanager", **args)
+passphrase = secrets.get_random_password(PasswordLength=64, ExcludePunctuation=True)["RandomPassword"]
+keyring = secrets.create_secret(Name="coldstart-keyring", SecretString=passphrase)
+print("CAUSELOOP_KEYRING_SECRET=" + keyring["ARN"])
 EOF
 else
   endpoint=http://127.0.0.1:9
@@ -139,6 +145,7 @@ else
     echo "DELIVERY_DLQ_URL=$endpoint/123456789012/coldstart-delivery-dlq"
     echo "SYNC_QUEUE_URL=$endpoint/123456789012/coldstart-sync"
     echo "SYNC_DLQ_URL=$endpoint/123456789012/coldstart-sync-dlq"
+    echo "CAUSELOOP_KEYRING_SECRET=arn:aws:secretsmanager:us-east-1:123456789012:secret:coldstart-keyring"
   } >"$run_dir/values.env"
 fi
 {
@@ -150,7 +157,6 @@ fi
     echo "CAUSELOOP_OAUTH_${kind}_CLIENT_SECRET="
   done
   echo "CAUSELOOP_PUBLIC_URL="
-  echo "CAUSELOOP_SECRET_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
 } >>"$run_dir/values.env"
 
 # The sample each function is invoked with (its first file in events/<function>/ otherwise).
