@@ -157,6 +157,7 @@ fi
     echo "CAUSELOOP_OAUTH_${kind}_CLIENT_SECRET="
   done
   echo "CAUSELOOP_PUBLIC_URL="
+  echo "CAUSELOOP_KEYRING_GENERATION=1"
 } >>"$run_dir/values.env"
 
 # The sample each function is invoked with (its first file in events/<function>/ otherwise).
