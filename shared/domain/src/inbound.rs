@@ -23,7 +23,7 @@ use crate::limits::{
     MAX_BODY_BYTES, MAX_EXTERNAL_ID_CHARS, MAX_METADATA_BYTES, MAX_SHORT_FIELD_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS,
 };
 use crate::severity::Severity;
-use crate::time_fmt::parse_rfc3339;
+use crate::time_fmt::{format_rfc3339, parse_rfc3339};
 use crate::validation::FieldError;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -215,7 +215,9 @@ pub fn record_from_event(
         event_view.pick(
             "source_created_at",
             &["source_created_at", "timestamp", "occurred_at", "created_at", "time"],
-            |t| parse_rfc3339(&t).map(|_| t),
+            // The canonical form: fixed-width, so a valid time with any number of fraction
+            // digits fits ingest's length limit instead of failing the whole event.
+            |t| parse_rfc3339(&t).map(format_rfc3339),
         ),
     );
     record.insert("metadata".into(), Value::Object(metadata_of(event)));
@@ -287,6 +289,16 @@ mod tests {
         assert_eq!((mapped.title.as_str(), mapped.external_id.as_str()), ("Disk full", "42"));
         assert_eq!(mapped.external_url.as_deref(), Some("https://x.example/1"));
         assert!(mapped.source_created_at.is_some());
+    }
+
+    /// Found by the `inbound_mapping` fuzz target: a valid time with a long fraction used to pass
+    /// the mapping and then fail ingest's length limit, refusing the whole event.
+    #[test]
+    fn a_mapped_time_is_canonical_so_it_always_fits() {
+        let fraction = "0".repeat(60);
+        let event = json!({"title": "Backup failed", "timestamp": format!("2026-01-01T00:00:00.{fraction}Z")});
+        let mapped = record(event, &FieldMapping::new());
+        assert_eq!(mapped.source_created_at.as_deref(), Some("2026-01-01T00:00:00.000Z"));
     }
 
     #[test]

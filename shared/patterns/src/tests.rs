@@ -161,6 +161,19 @@ fn round_trips_through_bytes_and_json() {
     assert_eq!(from_json.to_bytes(), bytes);
 }
 
+/// Found by the `patterns_lexer` fuzz target: a record that lexes to no token makes a pattern
+/// with an empty template, and a saved engine holding one must load and go on as before.
+#[test]
+fn a_record_of_no_tokens_survives_a_save_and_load() {
+    let mut engine = Engine::new();
+    let blank = engine.assign(" \t ", None, None, 0);
+    engine.assign("disk 1 full", None, None, 1);
+    let mut back = Engine::from_bytes(&engine.to_bytes()).expect("what the encoder writes decodes");
+    assert_eq!(back.to_bytes(), engine.to_bytes());
+    let again = back.assign("", None, None, 2);
+    assert_eq!((again.pattern_id, again.is_new), (blank.pattern_id, false));
+}
+
 #[test]
 fn rejects_foreign_or_damaged_bytes() {
     assert_eq!(Engine::from_bytes(b"nope").unwrap_err(), DecodeError::BadMagic);

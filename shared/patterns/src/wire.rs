@@ -134,7 +134,9 @@ impl TryFrom<EngineWire> for Engine {
             if p.id == 0 || p.id >= w.next_id {
                 return bad(format!("pattern id {} outside 1..{}", p.id, w.next_id));
             }
-            if p.tokens.is_empty() || p.tokens.len() > lexer::MAX_TOKENS {
+            // No tokens is what `assign` makes of a record that lexes to nothing (a blank title),
+            // so the decoder takes what the encoder writes.
+            if p.tokens.len() > lexer::MAX_TOKENS {
                 return bad(format!("pattern {} has {} tokens", p.id, p.tokens.len()));
             }
             if p.samples.len() > crate::MAX_SAMPLES || p.aliases.len() > crate::MAX_ALIASES_PER_PATTERN {
