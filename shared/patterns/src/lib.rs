@@ -1267,10 +1267,13 @@ impl Engine {
             }
         }
         // Slot kinds follow what they have seen: token by token where the chunk lines up, and
-        // `<*>` where a slot took a run of tokens.
+        // `<*>` where a slot took a run of tokens. A survivor of a merge can have another chunk
+        // count than the record (generalising a chunk can split it); the merge already joined
+        // the kinds of the template made from this record, so there is nothing to line up.
         let mut widened = false;
         let aligned = entry.tokens.len() == lexemes.len();
-        for c in 0..entry.chunk_count() {
+        let chunks = if entry.chunk_count() == record.chunk_count() { entry.chunk_count() } else { 0 };
+        for c in 0..chunks {
             let (a, b) = (entry.bounds[c] as usize, entry.bounds[c + 1] as usize);
             let (ra, rb) = (record.bounds[c] as usize, record.bounds[c + 1] as usize);
             let lined_up = aligned || b - a == rb - ra;

@@ -174,6 +174,29 @@ fn a_record_of_no_tokens_survives_a_save_and_load() {
     assert_eq!((again.pattern_id, again.is_new), (blank.pattern_id, false));
 }
 
+/// Found by the `patterns_lexer` fuzz target: a merge whose survivor has one chunk more than
+/// the record it was made for (the generalised chunk splits) used to index past the record's
+/// chunks and panic. The second pair is the same on real BGL log lines.
+#[test]
+fn a_merge_that_changes_the_chunk_count_does_not_panic() {
+    let pairs = [
+        ("a c b (x", "a c b 3(x"),
+        (
+            "ciod: failed to read message prefix on control stream (CioStream socket to 172.16.96.116:33569",
+            "ciod: failed to read message prefix on control stream 0X(CioStream socket to 172.16.96.116:33569",
+        ),
+    ];
+    for (first, second) in pairs {
+        let mut engine = Engine::new();
+        let a = engine.assign(first, None, None, 0);
+        let b = engine.assign(second, None, None, 1);
+        let survivor = engine.resolve(a.pattern_id).expect("live or merged");
+        assert_eq!(engine.resolve(b.pattern_id), Some(survivor), "{first:?} and {second:?} share a pattern");
+        assert_eq!(engine.pattern(survivor).expect("live").count, 2);
+        Engine::from_bytes(&engine.to_bytes()).expect("the state after the merge saves and loads");
+    }
+}
+
 #[test]
 fn rejects_foreign_or_damaged_bytes() {
     assert_eq!(Engine::from_bytes(b"nope").unwrap_err(), DecodeError::BadMagic);
