@@ -2,7 +2,8 @@
 # The one command that runs every test: installs what the tests need (a virtualenv with moto,
 # cfn-lint, the SAM CLI, httpx, openapi-spec-validator and Schemathesis), starts moto_server on
 # 127.0.0.1 on a free port, runs formatting, lint, the unused-dependency check and every test
-# against it, validates the template, checks the running service against openapi.yaml
+# against it, fuzzes the parsers briefly (scripts/fuzz.sh), validates the template, checks the
+# running service against openapi.yaml
 # (scripts/schemathesis.sh), drives the web console in a real browser (scripts/console-test.sh),
 # and stops moto.
 set -euo pipefail
@@ -22,6 +23,9 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 scripts/unused-deps.sh
 cargo test --workspace --locked
+# libFuzzer on every parser that reads outside input (fuzz/README.md), 20 s each from the
+# committed seed corpus: any panic, hang or oversized allocation fails the run.
+scripts/fuzz.sh
 scripts/schemathesis.sh "$venv"
 # The web console in Debian's Chromium (Playwright) against a real `causeloop serve`.
 scripts/console-test.sh "$venv"

@@ -1,0 +1,10 @@
+//! `POST /v1/webhooks/{workspaceId}/newrelic`: New Relic workflow webhooks (default payload template).
+//! Input: `[headers \0] body` (see `causeloop_fuzz`); the provider's verify, parse and
+//! truncation count all run on it.
+#![no_main]
+
+use causeloop_fuzz::{provider_webhook, signs_body};
+use causeloop_providers::NewRelic;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| provider_webhook(&NewRelic, data, signs_body));

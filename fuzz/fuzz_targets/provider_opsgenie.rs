@@ -1,0 +1,10 @@
+//! `POST /v1/webhooks/{workspaceId}/opsgenie`: Opsgenie outgoing webhook alert actions.
+//! Input: `[headers \0] body` (see `causeloop_fuzz`); the provider's verify, parse and
+//! truncation count all run on it.
+#![no_main]
+
+use causeloop_fuzz::{provider_webhook, signs_body};
+use causeloop_providers::Opsgenie;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| provider_webhook(&Opsgenie, data, signs_body));
