@@ -148,14 +148,12 @@ mod tests {
         assert!(check.is_ok(), "{check:?}");
     }
 
-    /// The wrapper skips the SDK's start-up check, so this is what shows that requests still get
-    /// a working connector: real calls to both services of the moto server that scripts/test.sh
-    /// starts (over plain HTTP; the connector is the same HTTPS-or-HTTP one).
-    #[tokio::test]
-    async fn service_clients_connect_on_their_first_request() {
+    /// The SDK configuration for the moto server scripts/test.sh starts, on the bundled-roots
+    /// client; `None` (skip) only outside that script.
+    async fn moto_config() -> Option<aws_config::SdkConfig> {
         let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") else {
             assert!(std::env::var("CAUSELOOP_REQUIRE_MOTO").is_err(), "MOTO_ENDPOINT must be set by scripts/test.sh");
-            return;
+            return None;
         };
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
@@ -164,6 +162,17 @@ mod tests {
             .http_client(aws_service_client())
             .load()
             .await;
+        Some(config)
+    }
+
+    /// The wrapper skips the SDK's start-up check, so this is what shows that requests still get
+    /// a working connector: real calls to both services of the moto server that scripts/test.sh
+    /// starts (over plain HTTP; the connector is the same HTTPS-or-HTTP one).
+    #[tokio::test]
+    async fn service_clients_connect_on_their_first_request() {
+        let Some(config) = moto_config().await else {
+            return;
+        };
         let tables = aws_sdk_dynamodb::Client::new(&config).list_tables().send().await;
         assert!(tables.is_ok(), "{tables:?}");
         let queues = aws_sdk_sqs::Client::new(&config).list_queues().send().await;
@@ -176,17 +185,9 @@ mod tests {
     #[tokio::test]
     async fn the_keyring_is_read_from_secrets_manager_on_first_use() {
         use crate::state::MasterKeyError;
-        let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") else {
-            assert!(std::env::var("CAUSELOOP_REQUIRE_MOTO").is_err(), "MOTO_ENDPOINT must be set by scripts/test.sh");
+        let Some(config) = moto_config().await else {
             return;
         };
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::for_tests())
-            .endpoint_url(endpoint)
-            .http_client(aws_service_client())
-            .load()
-            .await;
         let client = aws_sdk_secretsmanager::Client::new(&config);
         let name = format!("causeloop-keyring-{:016x}", rand::random::<u64>());
         // What the template's GenerateSecretString makes: one 64-character passphrase.
