@@ -30,7 +30,7 @@
 use crate::events::{emit, envelope, issue_resolved};
 use crate::ingest::{upsert_issue, IDEMPOTENCY_HEADER};
 use crate::messages::ClusterRequest;
-use crate::secrets::{open_valid_secrets, sealed_under_unknown_key, secret_box};
+use crate::secrets::{open_valid_secrets, secret_box, secrets_do_not_open};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -103,7 +103,7 @@ async fn authenticate(
     }
     let now = now_rfc3339();
     let secrets = open_valid_secrets(secret_box(&state.settings).await?, &webhook, &now)
-        .map_err(|err| sealed_under_unknown_key(&err))?;
+        .map_err(|err| secrets_do_not_open(&err))?;
     // Check every valid secret (no early exit), so the time taken does not tell which matched.
     let matched =
         secrets.iter().fold(false, |matched, secret| verify_hex(secret.as_bytes(), body, presented) | matched);

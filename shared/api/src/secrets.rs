@@ -57,7 +57,7 @@ pub fn master_key_error(err: MasterKeyError) -> ApiError {
 /// The answer when stored secrets exist but none opens with the keyring: the keyring lost the
 /// key that sealed them (a rotation dropped it too early) or holds the wrong one. Saying so
 /// beats a 401 that would send a correctly signing sender hunting for a wrong secret.
-pub fn sealed_under_unknown_key(err: &SealError) -> ApiError {
+pub fn secrets_do_not_open(err: &SealError) -> ApiError {
     tracing::error!(error = %err, "stored secrets do not open with the master keyring");
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,

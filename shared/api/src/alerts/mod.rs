@@ -374,7 +374,7 @@ async fn signing_secrets(
                                 }
                             },
                             Err(err) => {
-                                unopened.get_or_insert_with(|| crate::secrets::sealed_under_unknown_key(&err));
+                                unopened.get_or_insert_with(|| crate::secrets::secrets_do_not_open(&err));
                             }
                         }
                     }
