@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# Fuzzes the parsers that read what strangers send (fuzz/README.md lists the targets) for a few
+# Fuzzes the parsers that read what strangers send (shared/fuzz/README.md lists the targets) for a few
 # seconds each with libFuzzer, as a regression check: any panic, out-of-memory, oversized
 # allocation or hang fails the run, naming the input that caused it.
 #
-# Usage: scripts/fuzz.sh [TARGET...]            (default: every target in fuzz/fuzz_targets/)
+# Usage: scripts/fuzz.sh [TARGET...]            (default: every target in shared/fuzz/fuzz_targets/)
 #   FUZZ_SECONDS=20        seconds per target (libFuzzer -max_total_time)
 #   FUZZ_RSS_LIMIT_MB=2048 resident memory per target; above it the run fails as out-of-memory
 #   FUZZ_MALLOC_LIMIT_MB=512  largest single allocation; a larger one fails the run
 #   FUZZ_TIMEOUT=10        seconds one input may take before it counts as a hang
 #   FUZZ_ARGS="..."        more libFuzzer flags, e.g. FUZZ_ARGS="-max_len=65536"
-#   CARGO_TARGET_DIR       build directory, shared with other builds if set (default fuzz/target)
+#   CARGO_TARGET_DIR       build directory, shared with other builds if set (default shared/fuzz/target)
 #   FUZZ_TOOLCHAIN=nightly rustup toolchain that builds the targets
 #
 # Installs what it needs when missing: the nightly toolchain, a C++ compiler (libFuzzer is C++)
 # and cargo-fuzz at a pinned version into .tools/. Each target fuzzes a temporary copy of its
-# seed corpus (fuzz/corpus/<target>/), so the committed corpus never grows. A failing input is
-# kept in fuzz/artifacts/<target>/ with the run's log beside it; fuzz/README.md says how to
+# seed corpus (shared/fuzz/corpus/<target>/), so the committed corpus never grows. A failing input is
+# kept in shared/fuzz/artifacts/<target>/ with the run's log beside it; shared/fuzz/README.md says how to
 # reproduce it and add it to the corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,14 +57,14 @@ if [ $# -gt 0 ]; then
   targets=("$@")
 else
   targets=()
-  for file in fuzz/fuzz_targets/*.rs; do
+  for file in shared/fuzz/fuzz_targets/*.rs; do
     targets+=("$(basename "$file" .rs)")
   done
 fi
 
 # Release mode with debug assertions and overflow checks, AddressSanitizer (which also enforces
 # -malloc_limit_mb): cargo-fuzz's defaults.
-cargo "+$toolchain" fuzz build --fuzz-dir fuzz --target-dir "$target_dir" >&2
+cargo "+$toolchain" fuzz build --fuzz-dir shared/fuzz --target-dir "$target_dir" >&2
 host=$(rustc "+$toolchain" -vV | sed -n 's/^host: //p')
 bin_dir=$target_dir/$host/release
 
@@ -76,15 +76,15 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_odr_violation=0
 failed=0
 total_execs=0
 for target in "${targets[@]}"; do
-  seeds=fuzz/corpus/$target
+  seeds=shared/fuzz/corpus/$target
   if [ ! -d "$seeds" ] || [ ! -x "$bin_dir/$target" ]; then
-    echo "fuzz: no target $target (fuzz/fuzz_targets/$target.rs and fuzz/corpus/$target/)" >&2
+    echo "fuzz: no target $target (shared/fuzz/fuzz_targets/$target.rs and shared/fuzz/corpus/$target/)" >&2
     exit 2
   fi
   # libFuzzer writes the inputs it finds into its first corpus directory: give it a copy.
   corpus=$work/$target
   cp -R "$seeds" "$corpus"
-  artifacts=fuzz/artifacts/$target
+  artifacts=shared/fuzz/artifacts/$target
   mkdir -p "$artifacts"
   log=$work/$target.log
   status=0
@@ -120,6 +120,6 @@ done
 
 echo "fuzz: ${#targets[@]} targets, $total_execs execs, $((SECONDS - started))s in all"
 if [ "$failed" -ne 0 ]; then
-  echo "fuzz: FAILED (inputs and logs under fuzz/artifacts/)" >&2
+  echo "fuzz: FAILED (inputs and logs under shared/fuzz/artifacts/)" >&2
   exit 1
 fi

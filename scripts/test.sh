@@ -23,7 +23,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 scripts/unused-deps.sh
 cargo test --workspace --locked
-# libFuzzer on every parser that reads outside input (fuzz/README.md), 20 s each from the
+# libFuzzer on every parser that reads outside input (shared/fuzz/README.md), 20 s each from the
 # committed seed corpus: any panic, hang or oversized allocation fails the run.
 scripts/fuzz.sh
 scripts/schemathesis.sh "$venv"

@@ -18,14 +18,14 @@ use causeloop_providers::sns::{
 use libfuzzer_sys::fuzz_target;
 
 /// The RSA certificate the providers' own SNS tests sign with.
-const FIXTURE_CERT: &[u8] = include_bytes!("../../shared/providers/tests/fixtures/sns-signing-cert.pem");
+const FIXTURE_CERT: &[u8] = include_bytes!("../../providers/tests/fixtures/sns-signing-cert.pem");
 
 /// A notification that passes every check before the signature itself (trusted certificate
 /// URL, SignatureVersion 1, base64 signature), so a fuzzed certificate is always parsed.
 fn sample_message() -> &'static SnsMessage {
     static SAMPLE: OnceLock<SnsMessage> = OnceLock::new();
     SAMPLE.get_or_init(|| {
-        parse_sns_message(include_bytes!("../../events/alerts/cloudwatch-alarm.json")).expect("the sample parses")
+        parse_sns_message(include_bytes!("../../../events/alerts/cloudwatch-alarm.json")).expect("the sample parses")
     })
 }
 
